@@ -1,0 +1,54 @@
+# One entry point for students, instructors and CI. `make lab` and `make test` build
+# their own virtual environment (.venv) on first use; nothing needs installing by hand.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+          --nbval-cell-timeout=120
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
+
+.PHONY: help install lab test test-unit test-notebooks notebooks benchmark clean
+
+help:
+	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
+	@echo "make test            unit tests + every notebook under strict nbval"
+	@echo "make test-unit       unit tests of helpers/ only"
+	@echo "make test-notebooks  strict nbval over the notebooks only"
+	@echo "make notebooks       re-execute all notebooks in place (deterministic outputs)"
+	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
+	@echo "make clean           remove the virtual environment and build outputs"
+
+# The environment is rebuilt whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "Python 3.11 or newer is needed; found: $$($(PYTHON) --version 2>&1)."; \
+	  echo "Run e.g. 'make test PYTHON=python3.12', or use 'conda env create -f environment.yml'."; \
+	  exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/00-index.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL)
+
+notebooks: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)
+
+benchmark: $(STAMP)
+	$(BIN)/python scripts/benchmark_notebooks.py $(NOTEBOOKS)
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

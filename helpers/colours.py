@@ -1,0 +1,81 @@
+"""Colours of the series and a check that they survive colour-vision deficiency.
+
+Simulation: Machado, Oliveira and Fernandes (2009), severity 1.0, applied in linear RGB.
+Difference: CIE76 Delta E in CIELAB (D65). About 2 is barely visible side by side;
+thin lines in a plot need much more, so the series asks for at least ``MIN_DELTA_E``
+and gives every token its own marker and line style as a second cue."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import to_rgb
+
+# The tutorial's ramp, blue (frequent) to red (rare); kept for the faithful reproduction.
+SPEC_TOKEN_COLOURS = ("#1a5276", "#2471a3", "#5dade2", "#e67e22", "#c0392b", "#7d2a2a")
+SPEC_SGD_COLOUR, SPEC_ADAM_COLOUR = "#c0392b", "#2471a3"
+SPEC_BACKGROUND, SPEC_TEXT = "#fafaf8", "#1a1a1a"
+
+# The series' own ramp: a blue-to-orange-to-dark-red sequence chosen so that adjacent
+# tokens differ in lightness as well as hue (checked by tests under three deficiencies).
+TOKEN_COLOURS = ("#08306b", "#2c7fb8", "#7fcdbb", "#fdae61", "#d7301f", "#5e0d0d")
+# Okabe-Ito blue and orange for the two optimizers: safe for all common deficiencies.
+OPTIMIZER_COLOURS = {"sgd": "#D55E00", "adam": "#0072B2", "momentum": "#E69F00",
+                     "adagrad": "#009E73", "rmsprop": "#CC79A7", "sign_descent": "#56B4E9"}
+TOKEN_MARKERS = ("o", "s", "^", "D", "v", "P")
+TOKEN_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)))
+
+MIN_DELTA_E = 10.0
+
+_MACHADO_2009 = {
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868],
+                            [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968],
+                              [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779],
+                            [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+VISION_TYPES = ("normal",) + tuple(_MACHADO_2009)
+
+
+def _to_linear(srgb):
+    srgb = np.asarray(srgb, dtype=float)
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+def _to_srgb(linear):
+    linear = np.clip(linear, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+def simulate(colours, vision: str = "normal") -> np.ndarray:
+    """sRGB colours (names or hex) as seen with the given vision, shape (n, 3) in [0, 1]."""
+    if vision not in VISION_TYPES:
+        raise ValueError(f"vision must be one of {VISION_TYPES}, got {vision!r}")
+    rgb = np.array([to_rgb(c) for c in colours])
+    if vision == "normal":
+        return rgb
+    return _to_srgb(_to_linear(rgb) @ _MACHADO_2009[vision].T)
+
+
+def _to_lab(srgb):
+    xyz = _to_linear(srgb) @ np.array([[0.4124564, 0.3575761, 0.1804375],
+                                       [0.2126729, 0.7151522, 0.0721750],
+                                       [0.0193339, 0.1191920, 0.9503041]]).T
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])          # D65 white
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]),
+                     200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+def adjacent_delta_e(colours, vision: str = "normal") -> np.ndarray:
+    """CIE76 Delta E between each colour and the next, as seen with ``vision``."""
+    lab = _to_lab(simulate(colours, vision))
+    return np.linalg.norm(np.diff(lab, axis=0), axis=1)
+
+
+def distinguishability(colours=TOKEN_COLOURS) -> dict[str, np.ndarray]:
+    """Adjacent-pair Delta E for normal vision and each simulated deficiency."""
+    return {vision: adjacent_delta_e(colours, vision) for vision in VISION_TYPES}

@@ -1,0 +1,77 @@
+"""Numbers the series measures: errors, exposure, effective learning rates, timings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_finite, check_positive
+from .training import TrainResult
+
+
+def _require_result(result) -> TrainResult:
+    if not isinstance(result, TrainResult):
+        raise ValueError(f"result must be a TrainResult from helpers.train, "
+                         f"got {type(result).__name__}")
+    if result.diverged:
+        raise ValueError(
+            f"{result.optimizer!r} diverged (first at step {int(result.diverged_at.max())}); "
+            f"its final weights are not a measurement. Lower the learning rate."
+        )
+    return result
+
+
+def final_error(result: TrainResult) -> np.ndarray:
+    """``|w_final - w_true|`` per token."""
+    result = _require_result(result)
+    return np.abs(result.final_weights - result.world.true_weights)
+
+
+def grad_nonzero_fraction(result: TrainResult) -> np.ndarray:
+    """Fraction of steps on which each weight received a non-zero gradient."""
+    result = _require_result(result)
+    return result.grad_nonzero_steps / result.n_steps
+
+
+def effective_lr(result: TrainResult) -> np.ndarray:
+    """The step size an adaptive optimizer applies per unit of (normalised) gradient
+    at the end of the run; for Adam ``lr / (sqrt(v_hat_final) + eps)``."""
+    result = _require_result(result)
+    return result.optimizer.derive("effective_lr", result.final_state)
+
+
+def steps_to_reach(trajectory, threshold: float = 0.5) -> np.ndarray:
+    """First step (1-based) at which a weight is >= ``threshold``; ``inf`` if never.
+
+    ``trajectory`` has time on its first axis, e.g. ``result.weights`` or
+    ``result.trajectory("thalweg")``."""
+    trajectory = np.asarray(trajectory, dtype=float)
+    if trajectory.ndim < 1 or trajectory.shape[0] == 0:
+        raise ValueError(f"trajectory must have time on a non-empty first axis, "
+                         f"got shape {trajectory.shape}")
+    threshold = float(check_finite("threshold", threshold, shape=()))
+    reached = trajectory >= threshold
+    first = np.argmax(reached, axis=0) + 1.0
+    return np.where(reached.any(axis=0), first, np.inf)
+
+
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of ``log10 y`` against ``log10 x`` (a power law's exponent)."""
+    x = check_positive("x", x)
+    y = check_positive("y", y)
+    x, y = np.atleast_1d(x), np.atleast_1d(y)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(f"x and y must be 1-D of the same length >= 2, "
+                         f"got shapes {x.shape} and {y.shape}")
+    if np.all(x == x[0]):
+        raise ValueError("x must contain at least two different values to fit a slope")
+    slope, _ = np.polyfit(np.log10(x), np.log10(y), 1)
+    return float(slope)
+
+
+def expected_sgd_weight(lr, frequencies, steps, true_weight: float = 1.0) -> np.ndarray:
+    """Expected-gradient model of SGD from zero, ignoring the coupling between tokens:
+    ``w_i(t) = w_true (1 - exp(-lr p_i t))``. Shape ``(len(steps), len(frequencies))``."""
+    lr = check_positive("lr", lr)
+    p = np.atleast_1d(check_positive("frequencies", frequencies))
+    t = np.atleast_1d(np.asarray(steps, dtype=float))
+    return true_weight * (1.0 - np.exp(-lr * np.outer(t, p)))

@@ -1,0 +1,53 @@
+"""The first cell of every notebook: check the environment, set the style, name the seed."""
+
+from __future__ import annotations
+
+import sys
+
+MINIMUM_VERSIONS = {"python": (3, 11), "numpy": (2, 0), "matplotlib": (3, 8)}
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = version.split(".")
+    return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+
+
+def check_environment() -> dict[str, str]:
+    """Versions of Python, NumPy and matplotlib; a RuntimeError that says how to fix
+    the environment if one is too old."""
+    import matplotlib
+    import numpy
+
+    found = {"python": ".".join(map(str, sys.version_info[:3])),
+             "numpy": numpy.__version__, "matplotlib": matplotlib.__version__}
+    too_old = [f"{name} {found[name]} (needs {'.'.join(map(str, minimum))} or newer)"
+               for name, minimum in MINIMUM_VERSIONS.items()
+               if _major_minor(found[name]) < minimum]
+    if too_old:
+        raise RuntimeError(
+            "This series needs a newer environment: " + "; ".join(too_old) + ". "
+            "From the repository's top folder run `make lab` (it builds its own virtual "
+            "environment), or `conda env create -f environment.yml`."
+        )
+    return found
+
+
+def setup_notebook(seed: int | None = None) -> int:
+    """Check versions, select the inline backend, apply the series' style; return the
+    notebook's seed (the reference seed 42 unless told otherwise)."""
+    from .plotting import use_series_style
+    from .world import REFERENCE
+
+    found = check_environment()
+    try:   # inside IPython, draw figures inline even when MPLBACKEND says otherwise
+        from IPython import get_ipython
+        shell = get_ipython()
+        if shell is not None:
+            shell.run_line_magic("matplotlib", "inline")
+    except ImportError:
+        pass
+    use_series_style()
+    seed = REFERENCE.seed if seed is None else seed
+    print(f"Environment OK: Python {found['python']}, numpy {found['numpy']}, "
+          f"matplotlib {found['matplotlib']}. Seed: {seed}.")
+    return seed

@@ -1,0 +1,230 @@
+"""Figures of the series. Every function draws on axes it is given or returns a new
+``matplotlib.figure.Figure`` (no pyplot state, so a notebook shows each figure once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.style
+import numpy as np
+from matplotlib.figure import Figure
+
+from . import colours as C
+from .metrics import effective_lr, final_error
+from .training import TrainResult
+
+STYLE_PATH = Path(__file__).with_name("series.mplstyle")
+MAX_POINTS_DRAWN = 600   # downsample what is drawn, never what is computed
+
+
+def use_series_style() -> None:
+    """Apply the series' matplotlib style (loaded from its file, by path)."""
+    matplotlib.style.use(STYLE_PATH)
+
+
+def token_style(index: int, palette=C.TOKEN_COLOURS) -> dict:
+    """Colour, line style and marker of token ``index``: three cues, not one."""
+    return {"color": palette[index], "linestyle": C.TOKEN_LINESTYLES[index],
+            "marker": C.TOKEN_MARKERS[index]}
+
+
+def _thinned(n_steps: int) -> np.ndarray:
+    """Indices of at most MAX_POINTS_DRAWN steps, always keeping the last one."""
+    stride = max(1, int(np.ceil(n_steps / MAX_POINTS_DRAWN)))
+    index = np.arange(0, n_steps, stride)
+    return index if index[-1] == n_steps - 1 else np.append(index, n_steps - 1)
+
+
+def _require_drawable(result: TrainResult) -> None:
+    if not isinstance(result, TrainResult):
+        raise ValueError(f"result must be a TrainResult, got {type(result).__name__}")
+    if result.weights.ndim != 2:
+        raise ValueError(f"this plot draws a single run; got weights of shape "
+                         f"{result.weights.shape} (select one run first)")
+
+
+def plot_trajectories(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
+                      markers: bool = True, label_lines: bool = True) -> None:
+    """Each token's weight over the steps, with the true weight dashed.
+
+    A diverged run is not drawn as NaN: the axes say where it diverged instead."""
+    _require_drawable(result)
+    if result.diverged:
+        step = int(result.diverged_at)
+        ax.text(0.5, 0.5, f"{result.optimizer.label} diverged at step {step}:\n"
+                f"nothing to plot. Lower the learning rate.", transform=ax.transAxes,
+                ha="center", va="center", color="#8b0000", fontsize=11)
+        return
+    index = _thinned(result.n_steps)
+    steps = result.steps[index]
+    for i, token in enumerate(result.world.tokens):
+        style = token_style(i, palette)
+        if not markers:
+            style.pop("marker")
+        line, = ax.plot(steps, result.weights[index, i], label=f"{token} (p={result.world.frequencies[i]:g})",
+                        markevery=max(1, len(index) // 8), markersize=4.5, **style)
+        if label_lines:
+            ax.annotate(token, (steps[-1], result.weights[-1, i]), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=8.5,
+                        color=line.get_color())
+    for value in np.unique(result.world.true_weights):
+        ax.axhline(value, color="#555555", linestyle=(0, (4, 3)), linewidth=1.0, zorder=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("weight w (true value 1.0)")
+
+
+def plot_exposure(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS) -> None:
+    """Bar chart: percentage of steps on which each weight received a gradient."""
+    _require_drawable(result)
+    share = 100.0 * result.grad_nonzero_steps / result.n_steps
+    bars = ax.bar(result.world.tokens, share, color=palette, edgecolor="#1a1a1a", linewidth=0.6)
+    for bar, value, count in zip(bars, share, result.grad_nonzero_steps):
+        ax.annotate(f"{count}\n({value:.1f}%)", (bar.get_x() + bar.get_width() / 2, value),
+                    xytext=(0, 3), textcoords="offset points", ha="center", va="bottom",
+                    fontsize=8.5)
+    ax.set_ylim(0, 118)
+    ax.set_ylabel(f"steps with a gradient (% of {result.n_steps})")
+    ax.set_xlabel("token (most to least frequent)")
+
+
+def plot_effective_lr(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
+                      fit: bool = True) -> float:
+    """Log-log scatter of the final effective LR against frequency; returns the fitted
+    slope (the exponent of effective LR as a power of p)."""
+    from .metrics import loglog_slope
+    _require_drawable(result)
+    p = result.world.frequencies
+    lr_eff = effective_lr(result)
+    for i, token in enumerate(result.world.tokens):
+        ax.scatter(p[i], lr_eff[i], s=60, color=palette[i], marker=C.TOKEN_MARKERS[i],
+                   edgecolor="#1a1a1a", linewidth=0.6, zorder=3)
+        ax.annotate(token, (p[i], lr_eff[i]), xytext=(6, 4), textcoords="offset points",
+                    fontsize=8.5)
+    nominal = result.optimizer.hyperparams["lr"]
+    ax.axhline(nominal, color="#555555", linestyle=(0, (4, 3)), linewidth=1.0,
+               label=f"nominal lr = {nominal:g}")
+    slope = loglog_slope(p, lr_eff)
+    if fit:
+        grid = np.geomspace(p.min(), p.max(), 50)
+        intercept = np.mean(np.log10(lr_eff) - slope * np.log10(p))
+        ax.plot(grid, 10 ** intercept * grid ** slope, color="#1a1a1a", linewidth=1.0,
+                label=f"fit: effective lr ∝ p^{slope:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("token frequency p (probability per sample)")
+    ax.set_ylabel("effective learning rate lr / (√v̂ + ε)")
+    ax.legend(loc="upper right")
+    return slope
+
+
+def reference_figure(sgd_result: TrainResult, adam_result: TrainResult,
+                     path=None) -> Figure:
+    """The tutorial's four-panel figure, reproduced from our runs (its layout, colours
+    and annotations). Saved as a 150-dpi PNG when ``path`` is given."""
+    for r in (sgd_result, adam_result):
+        _require_drawable(r)
+    with matplotlib.rc_context({"axes.facecolor": C.SPEC_BACKGROUND,
+                                "figure.facecolor": C.SPEC_BACKGROUND,
+                                "text.color": C.SPEC_TEXT, "axes.labelcolor": C.SPEC_TEXT}):
+        fig = Figure(figsize=(16, 11), layout="constrained")
+        grid = fig.add_gridspec(2, 3)
+        ax_sgd, ax_adam = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[1, :2])
+        ax_bar, ax_lr = fig.add_subplot(grid[0, 2]), fig.add_subplot(grid[1, 2])
+        world = sgd_result.world
+        for ax, run, title in ((ax_sgd, sgd_result, "SGD: weight trajectories"),
+                               (ax_adam, adam_result, "Adam: weight trajectories")):
+            for i, token in enumerate(world.tokens):
+                ax.plot(run.steps, run.weights[:, i], color=C.SPEC_TOKEN_COLOURS[i],
+                        linewidth=1.6, label=f"{token} (p={world.frequencies[i]:g})")
+            ax.axhline(1.0, color=C.SPEC_TEXT, linestyle="--", linewidth=1.0, label="true w = 1.0")
+            ax.set_ylim(-0.3, 1.6)
+            ax.set_title(title)
+            ax.set_xlabel("step")
+            ax.set_ylabel("weight")
+            ax.legend(loc="lower right", ncol=2, fontsize=9)
+        rare = world.n_tokens - 1
+        ax_sgd.annotate("rare tokens stay near zero",
+                        xy=(sgd_result.n_steps * 0.8, sgd_result.weights[int(sgd_result.n_steps * 0.8), rare]),
+                        xytext=(sgd_result.n_steps * 0.45, -0.2), color=C.SPEC_SGD_COLOUR,
+                        arrowprops={"arrowstyle": "->", "color": C.SPEC_SGD_COLOUR})
+        ax_adam.annotate("rare tokens converge despite sparse gradients",
+                         xy=(adam_result.n_steps * 0.8, adam_result.weights[int(adam_result.n_steps * 0.8), rare]),
+                         xytext=(adam_result.n_steps * 0.35, 0.25), color=C.SPEC_ADAM_COLOUR,
+                         arrowprops={"arrowstyle": "->", "color": C.SPEC_ADAM_COLOUR})
+        x = np.arange(world.n_tokens)
+        ax_bar.bar(x - 0.2, final_error(sgd_result), 0.4, color=C.SPEC_SGD_COLOUR, label="SGD")
+        ax_bar.bar(x + 0.2, final_error(adam_result), 0.4, color=C.SPEC_ADAM_COLOUR, label="Adam")
+        ax_bar.set_xticks(x, world.tokens, rotation=30, ha="right")
+        ax_bar.set_xlabel("token")
+        ax_bar.set_ylabel("|final w − 1|")
+        ax_bar.set_title("final error per token")
+        ax_bar.legend()
+        lr_eff = effective_lr(adam_result)
+        ax_lr.scatter(world.frequencies, lr_eff, c=C.SPEC_TOKEN_COLOURS, s=70, zorder=3)
+        for i, token in enumerate(world.tokens):
+            ax_lr.annotate(token, (world.frequencies[i], lr_eff[i]), xytext=(5, 5),
+                           textcoords="offset points", fontsize=9)
+        ax_lr.axhline(adam_result.optimizer.hyperparams["lr"], color=C.SPEC_TEXT,
+                      linestyle="--", linewidth=1.0, label="nominal lr")
+        ax_lr.set_xscale("log")
+        ax_lr.set_yscale("log")
+        ax_lr.set_xlabel("token frequency")
+        ax_lr.set_ylabel("Adam effective lr")
+        ax_lr.set_title("Adam's effective learning rate")
+        ax_lr.legend()
+    if path is not None:
+        fig.savefig(path, dpi=150)
+    return fig
+
+
+def improved_figure(sgd_result: TrainResult, adam_result: TrainResult,
+                    path=None) -> Figure:
+    """The same story, redrawn: colour-blind-safe colours with markers and line styles,
+    lines labelled at their ends, errors on one axis, and the effective-LR panel
+    annotated with what it really shows (every token far above the nominal lr)."""
+    for r in (sgd_result, adam_result):
+        _require_drawable(r)
+    world = sgd_result.world
+    fig = Figure(figsize=(14, 9.5), layout="constrained")
+    grid = fig.add_gridspec(2, 3)
+    ax_sgd, ax_adam = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[1, :2], sharey=None)
+    ax_bar, ax_lr = fig.add_subplot(grid[0, 2]), fig.add_subplot(grid[1, 2])
+    for ax, run in ((ax_sgd, sgd_result), (ax_adam, adam_result)):
+        plot_trajectories(ax, run)
+        ax.set_ylim(-0.05, 1.35)
+        ax.set_xlim(0, run.n_steps * 1.1)
+        ax.set_title(f"{run.optimizer.label}: weight of each token over training")
+    ax_sgd.legend(loc="upper center", ncol=3, title="token (frequency per sample)")
+    rare = world.n_tokens - 1
+    ax_sgd.annotate(f"{world.tokens[rare]}: got a gradient on "
+                    f"{100 * sgd_result.grad_nonzero_steps[rare] / sgd_result.n_steps:.1f}% of steps,\n"
+                    f"ends at w = {sgd_result.final_weights[rare]:.2f}",
+                    xy=(sgd_result.n_steps * 0.6, sgd_result.weights[int(sgd_result.n_steps * 0.6), rare]),
+                    xytext=(sgd_result.n_steps * 0.25, 0.45), fontsize=9,
+                    arrowprops={"arrowstyle": "->", "color": "#1a1a1a"})
+    ax_adam.annotate(f"{world.tokens[rare]} reaches w = {adam_result.final_weights[rare]:.2f}\n"
+                     f"(rare weights overshoot and wobble)",
+                     xy=(adam_result.n_steps * 0.95, adam_result.final_weights[rare]),
+                     xytext=(adam_result.n_steps * 0.5, 0.3), fontsize=9,
+                     arrowprops={"arrowstyle": "->", "color": "#1a1a1a"})
+    x = np.arange(world.n_tokens)
+    for offset, run, name, hatch in ((-0.2, sgd_result, "sgd", "//"),
+                                     (0.2, adam_result, "adam", "")):
+        ax_bar.bar(x + offset, final_error(run), 0.4, color=C.OPTIMIZER_COLOURS[name],
+                   hatch=hatch, edgecolor="#1a1a1a", linewidth=0.5, label=run.optimizer.label)
+    ax_bar.set_xticks(x, world.tokens, rotation=30, ha="right")
+    ax_bar.set_xlabel("token (most to least frequent)")
+    ax_bar.set_ylabel("final error |w − 1| (weight units)")
+    ax_bar.set_title("error after training")
+    ax_bar.legend(loc="upper left")
+    plot_effective_lr(ax_lr, adam_result)
+    lr_eff = effective_lr(adam_result)
+    nominal = adam_result.optimizer.hyperparams["lr"]
+    ax_lr.set_title("Adam's effective lr at the last step")
+    ax_lr.text(0.03, 0.04, f"every token is above the nominal lr:\n"
+               f"{world.tokens[0]} ×{lr_eff[0] / nominal:.0f}, {world.tokens[rare]} "
+               f"×{lr_eff[rare] / nominal:.0f}", transform=ax_lr.transAxes, fontsize=9)
+    if path is not None:
+        fig.savefig(path, dpi=150)
+    return fig

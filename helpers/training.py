@@ -1,0 +1,168 @@
+"""Run an optimizer on the world for N steps and keep what the notebooks plot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._checks import check_choice, check_finite, check_int, check_positive
+from .optimizers import Optimizer, adam, sgd
+from .world import REFERENCE, REFERENCE_WORLD, World, make_rng
+
+
+class DivergenceError(ValueError):
+    """A run whose weights blew up; the message names the step and the optimizer."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
+
+
+def minibatch_gradient(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Gradient of the half mean squared error: ``X^T (X w - y) / batch_size``.
+
+    ``w`` may carry leading run axes, shape ``(..., n)``; the batch is shared."""
+    residual = w @ X.T - y                  # (..., batch): prediction minus target
+    return residual @ X / X.shape[0]        # (..., n)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """What one training run (or a stack of runs on leading axes) produced.
+
+    ``weights[t]`` is the weight vector after step ``t + 1``: shape
+    ``(n_steps, *run_shape, n_tokens)``. ``diverged_at`` is the first step at which a
+    run's weights became non-finite or exceeded the divergence threshold (0 = never,
+    shape ``run_shape``); a diverged run's later weights are NaN, so use
+    :func:`helpers.plotting` functions or check ``diverged`` before plotting."""
+
+    optimizer: Optimizer
+    world: World
+    w0: np.ndarray
+    weights: np.ndarray
+    grad_nonzero_steps: np.ndarray
+    final_state: tuple
+    diverged_at: np.ndarray
+    recorded: dict = field(default_factory=dict)
+
+    @property
+    def n_steps(self) -> int:
+        return self.weights.shape[0]
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Step numbers 1..n_steps, aligned with ``weights``."""
+        return np.arange(1, self.n_steps + 1)
+
+    @property
+    def final_weights(self) -> np.ndarray:
+        return self.weights[-1]
+
+    @property
+    def diverged(self) -> bool:
+        return bool(np.any(self.diverged_at > 0))
+
+    def trajectory(self, token) -> np.ndarray:
+        """Weights of one token (name or index) over time, shape ``(n_steps, *run_shape)``."""
+        index = self.world.token_index(token) if isinstance(token, str) else int(token)
+        return self.weights[..., index]
+
+
+def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
+          record=(), on_divergence: str = "raise",
+          divergence_threshold: float = 1e6) -> TrainResult:
+    """Train ``optimizer`` on batches drawn from ``world`` by ``rng`` for ``n_steps``.
+
+    ``w0`` defaults to zeros; give it leading axes (and the optimizer array
+    hyperparameters) to train several runs side by side on the same batches.
+    ``record`` names state fields (``"m"``, ``"v"``) or derived quantities
+    (``"v_hat"``, ``"effective_lr"``) to keep after every step.
+    ``on_divergence``: ``"raise"`` stops with a :class:`DivergenceError` naming the step;
+    ``"mark"`` lets the other runs go on, freezes the diverged ones and reports the step
+    in ``diverged_at``."""
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(
+            f"optimizer must be made by helpers (e.g. helpers.sgd(lr=0.05)), "
+            f"got {type(optimizer).__name__}"
+        )
+    if not isinstance(world, World):
+        raise ValueError(f"world must be a helpers World (make_world), got {type(world).__name__}")
+    n_steps = check_int("n_steps", n_steps, minimum=1)
+    check_choice("on_divergence", on_divergence, ("raise", "mark"))
+    threshold = float(check_positive("divergence_threshold", divergence_threshold))
+    if isinstance(record, str):
+        record = (record,)
+    w = np.zeros(world.n_tokens) if w0 is None else check_finite("w0", w0, min_ndim=1)
+    if w.shape[-1] != world.n_tokens:
+        raise ValueError(
+            f"w0 must end in an axis of length {world.n_tokens} (one weight per token), "
+            f"got shape {w.shape}"
+        )
+    state = optimizer.init(w)
+    w = np.broadcast_to(w, w.shape).copy()
+    for name in record:
+        if name not in state._fields and name not in optimizer.derived:
+            allowed = [f for f in state._fields if f != "t"] + list(optimizer.derived)
+            raise ValueError(f"{optimizer.name} cannot record {name!r}; it can record: "
+                             f"{', '.join(map(repr, allowed)) or 'nothing'}")
+
+    run_shape = w.shape[:-1]
+    w0_copy = w.copy()
+    weights = np.empty((n_steps,) + w.shape)
+    recorded = {name: np.empty((n_steps,) + w.shape) for name in record}
+    grad_nonzero_steps = np.zeros(w.shape, dtype=np.int64)
+    diverged_at = np.zeros(run_shape, dtype=np.int64)
+    alive = np.ones(run_shape, dtype=bool)
+
+    # Overflow in a diverging run is expected and handled below; keep NumPy quiet.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(1, n_steps + 1):
+            X, y = world.sample_batch(rng)
+            grad = minibatch_gradient(w, X, y)
+            grad_nonzero_steps += np.abs(grad) > REFERENCE.grad_zero_tol
+            w_new, state_new = optimizer._update(w, grad, state, **optimizer.hyperparams)
+
+            blown = ~np.all(np.isfinite(w_new) & (np.abs(w_new) <= threshold), axis=-1)
+            newly = blown & alive
+            if np.any(newly):
+                if on_divergence == "raise":
+                    what = ("NaN or infinite" if not np.all(np.isfinite(w_new[newly]))
+                            else f"larger than {threshold:g} in magnitude")
+                    raise DivergenceError(
+                        f"{optimizer!r} diverged at step {step}: a weight became {what}. "
+                        f"Lower the learning rate, or pass on_divergence='mark' to keep "
+                        f"the runs that did not diverge.", step)
+                diverged_at[newly] = step
+                alive &= ~newly
+                # Freeze the dead runs at NaN so no later step computes with them.
+                w_new = np.where(alive[..., None], w_new, np.nan)
+            w, state = w_new, state_new
+            weights[step - 1] = w
+            for name in record:
+                value = getattr(state, name) if name in state._fields else \
+                    optimizer.derive(name, state)
+                recorded[name][step - 1] = value
+
+    return TrainResult(optimizer, world, w0_copy, weights, grad_nonzero_steps, state,
+                       diverged_at, recorded)
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceRuns:
+    sgd: TrainResult
+    adam: TrainResult
+    seed: int
+
+
+def reference_runs(seed: int = REFERENCE.seed, n_steps: int = REFERENCE.n_steps,
+                   lr: float = REFERENCE.lr, world: World = REFERENCE_WORLD) -> ReferenceRuns:
+    """The tutorial's protocol: one legacy stream seeded once; SGD trains on the first
+    ``n_steps`` batches, then Adam on the next ``n_steps`` of the same stream.
+
+    The Adam run records ``v_hat`` after every step."""
+    rng = make_rng(seed, legacy=True)
+    sgd_run = train(sgd(lr), world, n_steps, rng)
+    adam_run = train(adam(lr, REFERENCE.beta1, REFERENCE.beta2, REFERENCE.eps), world,
+                     n_steps, rng, record=("v_hat",))
+    return ReferenceRuns(sgd_run, adam_run, seed)

@@ -1,0 +1,131 @@
+"""The six-token world of the reference experiment, and how batches are drawn from it.
+
+A sample is a 0/1 vector over the tokens: token i is present with probability ``p[i]``,
+independently of the others. Its target is ``y = x . w_true + noise`` with Gaussian noise
+of standard deviation ``noise_std``. A batch stacks ``batch_size`` samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import as_float_array, check_finite, check_frequencies, check_int, check_non_negative
+
+TOKENS = ("the", "model", "embedding", "tokenization", "xenobiotic", "thalweg")
+FREQUENCIES = (0.95, 0.60, 0.20, 0.05, 0.005, 0.001)
+
+
+@dataclass(frozen=True)
+class ReferenceSettings:
+    """The constants of the reference experiment (see the series' notation)."""
+
+    seed: int = 42
+    n_steps: int = 3000
+    lr: float = 0.05
+    batch_size: int = 32
+    noise_std: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    grad_zero_tol: float = 1e-9   # |g| above this counts as "the weight got a gradient"
+
+
+REFERENCE = ReferenceSettings()
+
+
+@dataclass(frozen=True, eq=False)
+class World:
+    """Token names, appearance probabilities ``p``, true weights, noise and batch size."""
+
+    tokens: tuple[str, ...]
+    frequencies: np.ndarray
+    true_weights: np.ndarray
+    noise_std: float
+    batch_size: int
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+    def per_batch_appearance(self) -> np.ndarray:
+        """Probability that each token appears at least once in a batch: ``1-(1-p)^B``."""
+        return 1.0 - (1.0 - self.frequencies) ** self.batch_size
+
+    def expected_hessian(self) -> np.ndarray:
+        """``E[x x^T]``: the Hessian of the expected squared-error loss (divided by 2).
+
+        Diagonal entries are ``p_i`` (x_i^2 = x_i for a 0/1 feature); off-diagonal
+        entries are ``p_i p_j`` (tokens appear independently)."""
+        p = self.frequencies
+        hessian = np.outer(p, p)
+        np.fill_diagonal(hessian, p)
+        return hessian
+
+    def sample_batch(self, rng) -> tuple[np.ndarray, np.ndarray]:
+        """One batch ``(X, y)``: X of shape (batch_size, n_tokens) with 0/1 entries.
+
+        With a legacy ``np.random.RandomState`` the draws follow the reference protocol
+        bit for bit: a uniform (batch_size, n_tokens) array compared with ``p``, then
+        ``batch_size`` standard normals for the noise. A ``np.random.Generator`` makes
+        the same two draws with its own methods."""
+        shape = (self.batch_size, self.n_tokens)
+        if isinstance(rng, np.random.RandomState):
+            uniforms = rng.random_sample(shape)
+            normals = rng.standard_normal(self.batch_size)
+        elif isinstance(rng, np.random.Generator):
+            uniforms = rng.random(shape)
+            normals = rng.standard_normal(self.batch_size)
+        else:
+            raise ValueError(
+                "rng must be a numpy.random.RandomState (the reference protocol) or a "
+                f"numpy.random.Generator, got {type(rng).__name__}; make one with "
+                "helpers.make_rng(seed)"
+            )
+        X = (uniforms < self.frequencies).astype(float)
+        y = X @ self.true_weights + self.noise_std * normals
+        return X, y
+
+    def token_index(self, token: str) -> int:
+        if token not in self.tokens:
+            raise ValueError(f"token must be one of {self.tokens}, got {token!r}")
+        return self.tokens.index(token)
+
+
+def make_world(frequencies=FREQUENCIES, tokens=None, true_weights=1.0,
+               noise_std=REFERENCE.noise_std, batch_size=REFERENCE.batch_size) -> World:
+    """A world with the given per-sample frequencies (each in (0, 1]).
+
+    ``tokens`` defaults to the reference names when there are six frequencies and to
+    ``token0, token1, ...`` otherwise; ``true_weights`` may be one number for all."""
+    p = check_frequencies("frequencies", frequencies)
+    if tokens is None:
+        tokens = TOKENS if p.size == len(TOKENS) else tuple(f"token{i}" for i in range(p.size))
+    tokens = tuple(str(t) for t in tokens)
+    if len(tokens) != p.size:
+        raise ValueError(
+            f"tokens must name each of the {p.size} frequencies, got {len(tokens)} names"
+        )
+    if len(set(tokens)) != len(tokens):
+        raise ValueError(f"tokens must be distinct, got {tokens}")
+    true_w = as_float_array("true_weights", true_weights)
+    if true_w.ndim == 0:
+        true_w = np.full(p.shape, float(true_w))
+    true_w = check_finite("true_weights", true_w, shape=p.shape).copy()
+    noise = float(check_non_negative("noise_std", noise_std))
+    batch = check_int("batch_size", batch_size, minimum=1)
+    p = p.copy()
+    for array in (p, true_w):
+        array.setflags(write=False)   # a World is a constant: nothing may edit it later
+    return World(tokens, p, true_w, noise, batch)
+
+
+REFERENCE_WORLD = make_world()
+
+
+def make_rng(seed=REFERENCE.seed, legacy: bool = True):
+    """A seeded random stream: the legacy ``RandomState`` of the reference protocol
+    (``legacy=True``), or a ``numpy.random.Generator`` (PCG64) for new experiments."""
+    seed = check_int("seed", seed, minimum=0)
+    return np.random.RandomState(seed) if legacy else np.random.default_rng(seed)

@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from helpers import (REFERENCE_WORLD, expected_sgd_weight, loglog_slope, make_rng, sgd,
+                     steps_to_reach, train)
+from helpers.metrics import final_error
+
+
+def test_steps_to_reach():
+    trajectory = np.array([[0.1, 0.0], [0.4, 0.2], [0.6, 0.3], [0.45, 0.3]])
+    np.testing.assert_array_equal(steps_to_reach(trajectory, 0.5), [3, np.inf])
+    assert steps_to_reach(trajectory[:, 0], 0.05) == 1
+
+
+def test_loglog_slope_recovers_a_power_law():
+    x = np.array([0.001, 0.01, 0.1, 1.0])
+    assert loglog_slope(x, 3 * x ** -0.5) == pytest.approx(-0.5)
+
+
+def test_expected_sgd_weight():
+    w = expected_sgd_weight(0.05, [0.005, 0.001], [3000])
+    np.testing.assert_allclose(w[0], 1 - np.exp(-0.05 * np.array([0.005, 0.001]) * 3000))
+    assert round(w[0, 0], 3) == 0.528 and round(w[0, 1], 3) == 0.139
+
+
+def test_final_error_refuses_a_diverged_run():
+    result = train(sgd(np.array([[2.0]])), REFERENCE_WORLD, 200, make_rng(0),
+                   w0=np.zeros((1, 6)), on_divergence="mark")
+    with pytest.raises(ValueError, match="diverged"):
+        final_error(result)
