@@ -8,13 +8,14 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
           --nbval-cell-timeout=120
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 
-.PHONY: help install lab test test-unit test-notebooks notebooks benchmark clean
+.PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
 	@echo "make test            unit tests + every notebook under strict nbval"
 	@echo "make test-unit       unit tests of helpers/ only"
 	@echo "make test-notebooks  strict nbval over the notebooks only"
+	@echo "make test-torch      check every optimizer against torch.optim (installs PyTorch)"
 	@echo "make notebooks       re-execute all notebooks in place (deterministic outputs)"
 	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
 	@echo "make clean           remove the virtual environment and build outputs"
@@ -43,6 +44,11 @@ test-unit: $(STAMP)
 
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL)
+
+# PyTorch only for this cross-check: too large for the everyday environment.
+test-torch: $(STAMP)
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pytest tests/test_optimizers.py -k torch
 
 notebooks: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)

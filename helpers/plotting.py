@@ -45,8 +45,10 @@ def _require_drawable(result: TrainResult) -> None:
 
 
 def plot_trajectories(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
-                      markers: bool = True, label_lines: bool = True) -> None:
-    """Each token's weight over the steps, with the true weight dashed.
+                      markers: bool = True, label_lines: bool = True,
+                      legend: bool = True) -> None:
+    """Each token's weight over the steps, with the true weight dashed; the legend goes
+    below the axes, where it cannot hide a line.
 
     A diverged run is not drawn as NaN: the axes say where it diverged instead."""
     _require_drawable(result)
@@ -58,20 +60,30 @@ def plot_trajectories(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
         return
     index = _thinned(result.n_steps)
     steps = result.steps[index]
+    ends = result.weights[-1]
+    # Label a line at its end only where no other line ends nearby; the legend names
+    # the clustered ones (labels stacked on top of each other help nobody).
+    gap = 0.04 * max(np.ptp(result.weights), 1e-12)
+    isolated = [np.all(np.abs(np.delete(ends, i) - ends[i]) > gap) for i in range(ends.size)]
     for i, token in enumerate(result.world.tokens):
         style = token_style(i, palette)
         if not markers:
             style.pop("marker")
-        line, = ax.plot(steps, result.weights[index, i], label=f"{token} (p={result.world.frequencies[i]:g})",
+        line, = ax.plot(steps, result.weights[index, i],
+                        label=f"{token} (p={result.world.frequencies[i]:g})",
                         markevery=max(1, len(index) // 8), markersize=4.5, **style)
-        if label_lines:
-            ax.annotate(token, (steps[-1], result.weights[-1, i]), xytext=(4, 0),
-                        textcoords="offset points", va="center", fontsize=8.5,
+        if label_lines and isolated[i]:
+            ax.annotate(token, (steps[-1], ends[i]), xytext=(5, 0),
+                        textcoords="offset points", va="center", fontsize=9,
                         color=line.get_color())
     for value in np.unique(result.world.true_weights):
         ax.axhline(value, color="#555555", linestyle=(0, (4, 3)), linewidth=1.0, zorder=0)
     ax.set_xlabel("training step")
     ax.set_ylabel("weight w (true value 1.0)")
+    ax.set_xlim(0, result.n_steps * 1.1)       # room for the end labels
+    if legend:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3,
+                  title="token (frequency per sample)")
 
 
 def plot_exposure(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS) -> None:
@@ -89,7 +101,7 @@ def plot_exposure(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS) -> None:
 
 
 def plot_effective_lr(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
-                      fit: bool = True) -> float:
+                      fit: bool = True, legend_below: bool = False) -> float:
     """Log-log scatter of the final effective LR against frequency; returns the fitted
     slope (the exponent of effective LR as a power of p)."""
     from .metrics import loglog_slope
@@ -109,12 +121,15 @@ def plot_effective_lr(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
         grid = np.geomspace(p.min(), p.max(), 50)
         intercept = np.mean(np.log10(lr_eff) - slope * np.log10(p))
         ax.plot(grid, 10 ** intercept * grid ** slope, color="#1a1a1a", linewidth=1.0,
-                label=f"fit: effective lr ∝ p^{slope:.2f}")
+                label=f"fit: effective lr ∝ $p^{{{slope:.2f}}}$")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("token frequency p (probability per sample)")
     ax.set_ylabel("effective learning rate lr / (√v̂ + ε)")
-    ax.legend(loc="upper right")
+    if legend_below:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
+    else:
+        ax.legend(loc="upper right")
     return slope
 
 
@@ -127,8 +142,11 @@ def reference_figure(sgd_result: TrainResult, adam_result: TrainResult,
     with matplotlib.rc_context({"axes.facecolor": C.SPEC_BACKGROUND,
                                 "figure.facecolor": C.SPEC_BACKGROUND,
                                 "text.color": C.SPEC_TEXT, "axes.labelcolor": C.SPEC_TEXT}):
-        fig = Figure(figsize=(16, 11), layout="constrained")
-        grid = fig.add_gridspec(2, 3)
+        # Fixed margins rather than a layout engine: the layout never changes, and
+        # constrained layout would double the time to render (measured: 0.6 of 1.3 s).
+        fig = Figure(figsize=(16, 11))
+        grid = fig.add_gridspec(2, 3, left=0.05, right=0.98, top=0.96, bottom=0.08,
+                                hspace=0.28, wspace=0.28)
         ax_sgd, ax_adam = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[1, :2])
         ax_bar, ax_lr = fig.add_subplot(grid[0, 2]), fig.add_subplot(grid[1, 2])
         world = sgd_result.world
@@ -142,7 +160,7 @@ def reference_figure(sgd_result: TrainResult, adam_result: TrainResult,
             ax.set_title(title)
             ax.set_xlabel("step")
             ax.set_ylabel("weight")
-            ax.legend(loc="lower right", ncol=2, fontsize=9)
+            ax.legend(loc="upper right", ncol=4, fontsize=9)   # the empty band above 1.25
         rare = world.n_tokens - 1
         ax_sgd.annotate("rare tokens stay near zero",
                         xy=(sgd_result.n_steps * 0.8, sgd_result.weights[int(sgd_result.n_steps * 0.8), rare]),
@@ -186,16 +204,15 @@ def improved_figure(sgd_result: TrainResult, adam_result: TrainResult,
     for r in (sgd_result, adam_result):
         _require_drawable(r)
     world = sgd_result.world
-    fig = Figure(figsize=(14, 9.5), layout="constrained")
-    grid = fig.add_gridspec(2, 3)
-    ax_sgd, ax_adam = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[1, :2], sharey=None)
+    fig = Figure(figsize=(14, 10))
+    grid = fig.add_gridspec(2, 3, left=0.06, right=0.98, top=0.96, bottom=0.16,
+                            hspace=0.42, wspace=0.3)
+    ax_sgd, ax_adam = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[1, :2])
     ax_bar, ax_lr = fig.add_subplot(grid[0, 2]), fig.add_subplot(grid[1, 2])
     for ax, run in ((ax_sgd, sgd_result), (ax_adam, adam_result)):
-        plot_trajectories(ax, run)
-        ax.set_ylim(-0.05, 1.35)
-        ax.set_xlim(0, run.n_steps * 1.1)
+        plot_trajectories(ax, run, legend=run is adam_result)
+        ax.set_ylim(-0.05, 1.75)
         ax.set_title(f"{run.optimizer.label}: weight of each token over training")
-    ax_sgd.legend(loc="upper center", ncol=3, title="token (frequency per sample)")
     rare = world.n_tokens - 1
     ax_sgd.annotate(f"{world.tokens[rare]}: got a gradient on "
                     f"{100 * sgd_result.grad_nonzero_steps[rare] / sgd_result.n_steps:.1f}% of steps,\n"
@@ -218,13 +235,29 @@ def improved_figure(sgd_result: TrainResult, adam_result: TrainResult,
     ax_bar.set_ylabel("final error |w − 1| (weight units)")
     ax_bar.set_title("error after training")
     ax_bar.legend(loc="upper left")
-    plot_effective_lr(ax_lr, adam_result)
+    plot_effective_lr(ax_lr, adam_result, legend_below=True)
     lr_eff = effective_lr(adam_result)
     nominal = adam_result.optimizer.hyperparams["lr"]
     ax_lr.set_title("Adam's effective lr at the last step")
-    ax_lr.text(0.03, 0.04, f"every token is above the nominal lr:\n"
+    # The upper right is empty: rare tokens sit top left, frequent ones bottom right.
+    ax_lr.text(0.97, 0.97, f"every token is far above\nthe nominal lr:\n"
                f"{world.tokens[0]} ×{lr_eff[0] / nominal:.0f}, {world.tokens[rare]} "
-               f"×{lr_eff[rare] / nominal:.0f}", transform=ax_lr.transAxes, fontsize=9)
+               f"×{lr_eff[rare] / nominal:.0f}", transform=ax_lr.transAxes, fontsize=9,
+               ha="right", va="top")
     if path is not None:
         fig.savefig(path, dpi=150)
     return fig
+
+
+def show_png(fig: Figure, dpi: int = 100):
+    """Render ``fig`` once to PNG and return it as an IPython image for display.
+
+    The inline backend draws a figure twice to trim it ("tight" bounding box); the
+    series' large figures have fixed margins, so one draw is enough."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return Image(data=buffer.getvalue(), format="png")

@@ -22,9 +22,18 @@ class DivergenceError(ValueError):
 def minibatch_gradient(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Gradient of the half mean squared error: ``X^T (X w - y) / batch_size``.
 
-    ``w`` may carry leading run axes, shape ``(..., n)``; the batch is shared."""
-    residual = w @ X.T - y                  # (..., batch): prediction minus target
-    return residual @ X / X.shape[0]        # (..., n)
+    ``w`` may carry leading run axes, shape ``(..., n)``. With one batch, X of shape
+    (batch, n), every run sees it; with one batch per run along the first axis, X of
+    shape (runs, batch, n) and w of shape (runs, ..., n), run r sees batch r."""
+    if X.ndim == 2:
+        residual = w @ X.T - y                          # (..., batch)
+        return residual @ X / X.shape[0]                # (..., n)
+    runs, batch = X.shape[0], X.shape[1]
+    middle = (1,) * (w.ndim - 2)                        # axes between run and token axes
+    X_runs = X.reshape((runs,) + middle + X.shape[1:])
+    y_runs = y.reshape((runs,) + middle + (batch,))
+    residual = (w[..., None, :] @ np.swapaxes(X_runs, -1, -2))[..., 0, :] - y_runs
+    return (residual[..., None, :] @ X_runs)[..., 0, :] / batch
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,9 +84,11 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
     """Train ``optimizer`` on batches drawn from ``world`` by ``rng`` for ``n_steps``.
 
     ``w0`` defaults to zeros; give it leading axes (and the optimizer array
-    hyperparameters) to train several runs side by side on the same batches.
-    ``record`` names state fields (``"m"``, ``"v"``) or derived quantities
-    (``"v_hat"``, ``"effective_lr"``) to keep after every step.
+    hyperparameters) to train several runs side by side on the same batches. ``rng``
+    may also be a list of streams, one per run along ``w0``'s first axis: run r then
+    draws its batches from ``rng[r]`` exactly as it would alone.
+    ``record`` names what to keep after every step: ``"grad"`` (the minibatch gradient),
+    state fields (``"m"``, ``"v"``) or derived quantities (``"v_hat"``, ``"effective_lr"``).
     ``on_divergence``: ``"raise"`` stops with a :class:`DivergenceError` naming the step;
     ``"mark"`` lets the other runs go on, freezes the diverged ones and reports the step
     in ``diverged_at``."""
@@ -93,7 +104,16 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
     threshold = float(check_positive("divergence_threshold", divergence_threshold))
     if isinstance(record, str):
         record = (record,)
-    w = np.zeros(world.n_tokens) if w0 is None else check_finite("w0", w0, min_ndim=1)
+    per_run_streams = isinstance(rng, (list, tuple))
+    if w0 is None:
+        w = np.zeros((len(rng), world.n_tokens) if per_run_streams else world.n_tokens)
+    else:
+        w = check_finite("w0", w0, min_ndim=1)
+    if per_run_streams and (w.ndim < 2 or w.shape[0] != len(rng)):
+        raise ValueError(
+            f"with a list of {len(rng)} random streams (one per run), w0 must have shape "
+            f"({len(rng)}, ..., {world.n_tokens}), got shape {w.shape}"
+        )
     if w.shape[-1] != world.n_tokens:
         raise ValueError(
             f"w0 must end in an axis of length {world.n_tokens} (one weight per token), "
@@ -102,8 +122,8 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
     state = optimizer.init(w)
     w = np.broadcast_to(w, w.shape).copy()
     for name in record:
-        if name not in state._fields and name not in optimizer.derived:
-            allowed = [f for f in state._fields if f != "t"] + list(optimizer.derived)
+        if name != "grad" and name not in state._fields and name not in optimizer.derived:
+            allowed = ["grad"] + [f for f in state._fields if f != "t"] + list(optimizer.derived)
             raise ValueError(f"{optimizer.name} cannot record {name!r}; it can record: "
                              f"{', '.join(map(repr, allowed)) or 'nothing'}")
 
@@ -114,6 +134,7 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
     grad_nonzero_steps = np.zeros(w.shape, dtype=np.int64)
     diverged_at = np.zeros(run_shape, dtype=np.int64)
     alive = np.ones(run_shape, dtype=bool)
+    all_alive = True          # a plain bool: checking the array every step costs more
 
     # Overflow in a diverging run is expected and handled below; keep NumPy quiet.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -123,9 +144,11 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
             grad_nonzero_steps += np.abs(grad) > REFERENCE.grad_zero_tol
             w_new, state_new = optimizer._update(w, grad, state, **optimizer.hyperparams)
 
-            blown = ~np.all(np.isfinite(w_new) & (np.abs(w_new) <= threshold), axis=-1)
-            newly = blown & alive
-            if np.any(newly):
+            # One cheap reduction per step; the per-run bookkeeping only when it trips
+            # (NaN fails the comparison too). Dead runs are NaN, so leave them out.
+            largest = np.abs(w_new if all_alive else w_new[alive]).max()
+            if not largest <= threshold:
+                newly = ~np.all(np.isfinite(w_new) & (np.abs(w_new) <= threshold), axis=-1) & alive
                 if on_divergence == "raise":
                     what = ("NaN or infinite" if not np.all(np.isfinite(w_new[newly]))
                             else f"larger than {threshold:g} in magnitude")
@@ -135,13 +158,25 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
                         f"the runs that did not diverge.", step)
                 diverged_at[newly] = step
                 alive &= ~newly
+                all_alive = False
                 # Freeze the dead runs at NaN so no later step computes with them.
                 w_new = np.where(alive[..., None], w_new, np.nan)
             w, state = w_new, state_new
             weights[step - 1] = w
+            if not all_alive and not alive.any():
+                # Every run has diverged: nothing left to compute. Mark the rest as NaN
+                # (diverged_at says from where) and stop early.
+                weights[step:] = np.nan
+                for name in record:
+                    recorded[name][step - 1:] = np.nan
+                break
             for name in record:
-                value = getattr(state, name) if name in state._fields else \
-                    optimizer.derive(name, state)
+                if name == "grad":
+                    value = grad
+                elif name in state._fields:
+                    value = getattr(state, name)
+                else:
+                    value = optimizer.derive(name, state)
                 recorded[name][step - 1] = value
 
     return TrainResult(optimizer, world, w0_copy, weights, grad_nonzero_steps, state,
@@ -152,17 +187,27 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
 class ReferenceRuns:
     sgd: TrainResult
     adam: TrainResult
-    seed: int
+    seed: int | list
 
 
 def reference_runs(seed: int = REFERENCE.seed, n_steps: int = REFERENCE.n_steps,
-                   lr: float = REFERENCE.lr, world: World = REFERENCE_WORLD) -> ReferenceRuns:
+                   lr: float = REFERENCE.lr, world: World = REFERENCE_WORLD,
+                   record=()) -> ReferenceRuns:
     """The tutorial's protocol: one legacy stream seeded once; SGD trains on the first
     ``n_steps`` batches, then Adam on the next ``n_steps`` of the same stream.
 
-    The Adam run records ``v_hat`` after every step."""
-    rng = make_rng(seed, legacy=True)
-    sgd_run = train(sgd(lr), world, n_steps, rng)
+    The Adam run records ``v_hat`` after every step; ``record=("grad",)`` also keeps
+    both runs' gradients. ``seed`` may be a list or range of seeds: the runs then carry a
+    leading seed axis (weights of shape (n_steps, n_seeds, n_tokens)), each identical to
+    the single-seed protocol."""
+    if isinstance(record, str):
+        record = (record,)
+    if isinstance(seed, (list, tuple, range)):
+        # one legacy stream per seed, all runs stepped together on a leading axis
+        rng = [make_rng(s, legacy=True) for s in seed]
+    else:
+        rng = make_rng(seed, legacy=True)
+    sgd_run = train(sgd(lr), world, n_steps, rng, record=record)
     adam_run = train(adam(lr, REFERENCE.beta1, REFERENCE.beta2, REFERENCE.eps), world,
-                     n_steps, rng, record=("v_hat",))
-    return ReferenceRuns(sgd_run, adam_run, seed)
+                     n_steps, rng, record=("v_hat",) + tuple(r for r in record if r != "v_hat"))
+    return ReferenceRuns(sgd_run, adam_run, list(seed) if isinstance(seed, range) else seed)

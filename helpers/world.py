@@ -69,23 +69,33 @@ class World:
         With a legacy ``np.random.RandomState`` the draws follow the reference protocol
         bit for bit: a uniform (batch_size, n_tokens) array compared with ``p``, then
         ``batch_size`` standard normals for the noise. A ``np.random.Generator`` makes
-        the same two draws with its own methods."""
-        shape = (self.batch_size, self.n_tokens)
-        if isinstance(rng, np.random.RandomState):
-            uniforms = rng.random_sample(shape)
-            normals = rng.standard_normal(self.batch_size)
-        elif isinstance(rng, np.random.Generator):
-            uniforms = rng.random(shape)
-            normals = rng.standard_normal(self.batch_size)
+        the same two draws with its own methods.
+
+        Given a list of streams (one per independent run), each draws its own batch in
+        that order and the result is stacked: X of shape (runs, batch_size, n_tokens)."""
+        if isinstance(rng, (list, tuple)):
+            if not rng:
+                raise ValueError("rng must not be an empty list: give one stream per run")
+            draws = [self._draw(r) for r in rng]
+            uniforms = np.stack([u for u, _ in draws])
+            normals = np.stack([n for _, n in draws])
         else:
-            raise ValueError(
-                "rng must be a numpy.random.RandomState (the reference protocol) or a "
-                f"numpy.random.Generator, got {type(rng).__name__}; make one with "
-                "helpers.make_rng(seed)"
-            )
+            uniforms, normals = self._draw(rng)
         X = (uniforms < self.frequencies).astype(float)
         y = X @ self.true_weights + self.noise_std * normals
         return X, y
+
+    def _draw(self, rng) -> tuple[np.ndarray, np.ndarray]:
+        shape = (self.batch_size, self.n_tokens)
+        if isinstance(rng, np.random.RandomState):
+            return rng.random_sample(shape), rng.standard_normal(self.batch_size)
+        if isinstance(rng, np.random.Generator):
+            return rng.random(shape), rng.standard_normal(self.batch_size)
+        raise ValueError(
+            "rng must be a numpy.random.RandomState (the reference protocol), a "
+            f"numpy.random.Generator, or a list of them, got {type(rng).__name__}; "
+            "make one with helpers.make_rng(seed)"
+        )
 
     def token_index(self, token: str) -> int:
         if token not in self.tokens:

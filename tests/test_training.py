@@ -25,6 +25,17 @@ def test_result_shapes_and_exposure_counts():
     np.testing.assert_array_equal(result.w0, np.zeros(6))
 
 
+def test_recorded_gradient_is_the_minibatch_gradient():
+    rng, replay = make_rng(4), make_rng(4)
+    result = train(sgd(0.1), REFERENCE_WORLD, 5, rng, record="grad")
+    w = np.zeros(6)
+    for step in range(5):
+        X, y = REFERENCE_WORLD.sample_batch(replay)
+        np.testing.assert_allclose(result.recorded["grad"][step], X.T @ (X @ w - y) / 32,
+                                   rtol=1e-13, atol=1e-15)
+        w = result.weights[step]
+
+
 def test_recorded_state_is_the_final_state_at_the_end():
     opt = adam(0.05)
     result = train(opt, REFERENCE_WORLD, 30, make_rng(2), record=("v", "effective_lr"))
@@ -71,3 +82,42 @@ def test_world_of_another_size():
     world = make_world([0.9, 0.01], true_weights=[2.0, -1.0])
     result = train(sgd(0.5), world, 2000, make_rng(0, legacy=False))
     assert abs(result.final_weights[0] - 2.0) < 0.1
+
+
+def test_one_stream_per_run_equals_each_run_alone():
+    seeds = [3, 8, 42]
+    stacked = train(adam(0.05), REFERENCE_WORLD, 400, [make_rng(s) for s in seeds],
+                    record=("v_hat",))
+    assert stacked.weights.shape == (400, 3, 6)
+    for k, seed in enumerate(seeds):
+        alone = train(adam(0.05), REFERENCE_WORLD, 400, make_rng(seed), record=("v_hat",))
+        np.testing.assert_allclose(stacked.weights[:, k], alone.weights, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(stacked.grad_nonzero_steps[k], alone.grad_nonzero_steps)
+
+
+def test_per_run_streams_with_a_sweep_axis_inside():
+    # runs x learning rates: each seed's batches are shared by its learning rates
+    lrs = np.array([0.01, 0.1])[:, None]
+    stacked = train(sgd(lrs), REFERENCE_WORLD, 100, [make_rng(1), make_rng(2)],
+                    w0=np.zeros((2, 2, 6)))
+    for k, seed in enumerate((1, 2)):
+        for j, lr in enumerate((0.01, 0.1)):
+            alone = train(sgd(lr), REFERENCE_WORLD, 100, make_rng(seed))
+            np.testing.assert_allclose(stacked.weights[:, k, j], alone.weights, rtol=1e-12, atol=1e-14)
+
+
+def test_reference_runs_over_several_seeds_equal_each_seed_alone():
+    from helpers import reference_runs
+    many = reference_runs(seed=range(2), n_steps=300)
+    assert many.seed == [0, 1]
+    for k in range(2):
+        one = reference_runs(seed=k, n_steps=300)
+        np.testing.assert_allclose(many.sgd.weights[:, k], one.sgd.weights, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(many.adam.weights[:, k], one.adam.weights, rtol=1e-10, atol=1e-12)
+
+
+def test_streams_must_match_the_run_axis():
+    with pytest.raises(ValueError, match="^with a list of 2 random streams"):
+        train(sgd(0.1), REFERENCE_WORLD, 10, [make_rng(1), make_rng(2)], w0=np.zeros((3, 6)))
+    with pytest.raises(ValueError, match="^rng must not be an empty list"):
+        REFERENCE_WORLD.sample_batch([])

@@ -99,6 +99,7 @@ def test_array_hyperparameter_must_broadcast_to_the_weights():
     ({"w0": np.zeros(5)}, "w0"),
     ({"w0": np.full(6, np.nan)}, "w0"),
     ({"record": ("v_hat",), "optimizer": h.sgd(0.1)}, "sgd cannot record"),
+    ({"record": "nothing"}, "adam cannot record"),
     ({"on_divergence": "ignore"}, "on_divergence"),
     ({"optimizer": "adam"}, "optimizer"),
     ({"world": [0.5]}, "world"),

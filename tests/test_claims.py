@@ -1,0 +1,39 @@
+import pytest
+
+from helpers.claims import CLOSE, FAILS, HOLDS, Claim, last_digit_unit
+
+
+def test_last_digit_unit():
+    assert last_digit_unit("0.53") == 0.01
+    assert last_digit_unit("3.4") == pytest.approx(0.1)
+    assert last_digit_unit("41") == 1
+
+
+def test_hedged_claims_allow_one_unit_of_the_last_digit():
+    claim = Claim("w", "around 0.53", "0.53")
+    assert claim.tolerance == 0.01
+    assert claim.verdict(0.5385) == HOLDS
+    assert claim.verdict(0.54) == HOLDS          # exactly on the edge
+    assert claim.verdict(0.545) == CLOSE
+    assert claim.verdict(0.56) == FAILS
+
+
+def test_exact_claims_allow_half_a_unit():
+    claim = Claim("share", "3.4%", "3.4", kind="exact")
+    assert claim.verdict(3.43) == HOLDS
+    assert claim.verdict(3.2) == FAILS
+    assert claim.rule() == "3.4 ± 0.05"
+
+
+def test_bounds():
+    claim = Claim("lr", "above 40", "40", kind="above")
+    assert claim.verdict(39.5) == FAILS and claim.verdict(40.5) == HOLDS
+
+
+def test_bad_claims():
+    with pytest.raises(ValueError, match="^kind must"):
+        Claim("x", "y", "1", kind="roughly")
+    with pytest.raises(ValueError, match="^stated must"):
+        Claim("x", "y", "about one")
+    with pytest.raises(ValueError, match="^measured must"):
+        Claim("x", "y", "1").verdict(float("nan"))
