@@ -15,7 +15,8 @@ hyperparameter may be an array that broadcasts against ``w``, e.g. ``lr`` of sha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 
