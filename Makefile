@@ -33,8 +33,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Bound to 127.0.0.1 only; Jupyter generates a token and prints the URL that carries it.
+# --allow-root only where it is needed (containers, some lab machines run as root).
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/00-index.ipynb
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  notebooks/00-index.ipynb
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
