@@ -43,10 +43,13 @@ class Table:
 
     def _repr_markdown_(self) -> str:
         marks = {"l": ":--", "r": "--:"}
-        header = "| " + " | ".join(self.columns) + " |"
+
+        def line(cells):
+            # A bare "|" inside a cell (e.g. "|w-1|") would end the cell early.
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
         rule = "| " + " | ".join(marks[a] for a in self._aligns()) + " |"
-        body = ["| " + " | ".join(row) + " |" for row in self.rows]
-        return "\n".join([header, rule] + body)
+        return "\n".join([line(self.columns), rule] + [line(row) for row in self.rows])
 
 
 def make_table(columns, rows, align: str = "") -> Table:
