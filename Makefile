@@ -8,7 +8,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
           --nbval-cell-timeout=120
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 
-.PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark clean
+.PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark benchmark-engine clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test-torch      check every optimizer against torch.optim (installs PyTorch)"
 	@echo "make notebooks       re-execute all notebooks in place (deterministic outputs)"
 	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
+	@echo "make benchmark-engine  one-run loop vs the many-run engine (1000 runs x 3000 steps)"
 	@echo "make clean           remove the virtual environment and build outputs"
 
 # The environment is rebuilt whenever pyproject.toml changes.
@@ -58,6 +59,9 @@ notebooks: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python scripts/benchmark_notebooks.py $(NOTEBOOKS)
+
+benchmark-engine: $(STAMP)
+	$(BIN)/python scripts/benchmark_engine.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -6,6 +6,7 @@ The notebooks import everything they need from here::
 """
 
 from .colours import TOKEN_COLOURS, distinguishability
+from .engine import ArmResult, SweepResult, seed_batches, sweep
 from .metrics import (effective_lr, expected_sgd_weight, final_error, grad_nonzero_fraction,
                       loglog_slope, steps_to_reach)
 from .optimizers import (OPTIMIZERS, Optimizer, adagrad, adam, momentum, rmsprop,
@@ -18,6 +19,7 @@ from .world import (FREQUENCIES, REFERENCE, REFERENCE_WORLD, TOKENS, World, make
                     make_world)
 
 __all__ = [
+    "ArmResult", "SweepResult", "seed_batches", "sweep",
     "FREQUENCIES", "OPTIMIZERS", "REFERENCE", "REFERENCE_WORLD", "TOKENS", "TOKEN_COLOURS",
     "DivergenceError", "Optimizer", "ReferenceRuns", "Table", "TrainResult", "World",
     "adagrad", "adam", "distinguishability", "effective_lr", "expected_sgd_weight",
