@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ._checks import check_choice, check_int, check_positive
+from ._checks import check_int, check_positive
 from .optimizers import Optimizer
 from .world import REFERENCE, World
 
@@ -172,7 +172,7 @@ class ArmResult:
             raise ValueError(f"dim must be one of {self.dims}, got {dim!r}")
         return self.dims.index(dim)
 
-    def sel(self, **values) -> "ArmResult":
+    def sel(self, **values) -> ArmResult:
         """The sub-result at given grid values, e.g. ``sel(lr=0.05)`` (exact match)."""
         index = [slice(None)] * len(self.dims)
         dims, coords = list(self.dims), dict(self.coords)
