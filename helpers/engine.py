@@ -137,6 +137,22 @@ class Band:
     level: float
 
 
+def seed_band(values, axis: int = 0, level: float = 0.95) -> Band:
+    """Mean of ``values`` over ``axis`` (the seeds) with a ``level`` confidence interval
+    for that mean: mean ± t(level, n-1) · sd / sqrt(n)."""
+    values = np.asarray(values, dtype=float)
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("values must be finite: a diverged run cannot be averaged")
+    n = values.shape[axis]
+    mean = values.mean(axis=axis)
+    if n < 2:
+        return Band(mean, mean, mean, level)
+    half = _t_quantile(0.5 + level / 2, n - 1) * values.std(axis=axis, ddof=1) / np.sqrt(n)
+    return Band(mean, mean - half, mean + half, level)
+
+
 @dataclass(frozen=True, eq=False)
 class ArmResult:
     """One optimizer over seeds and a hyperparameter grid.
@@ -191,20 +207,13 @@ class ArmResult:
                          self.grad_nonzero_steps[run_index + (slice(None),)],
                          self.diverged_at[run_index], self.world)
 
-    def band(self, values: np.ndarray | None = None, level: float = 0.95) -> Band:
-        """Mean over the seed axis with a ``level`` confidence interval, of ``values``
-        (default: the weights). Runs that diverged are refused, not averaged as NaN."""
+    def band(self, level: float = 0.95) -> Band:
+        """Mean weights over the seed axis with a ``level`` confidence interval; axes
+        ``("step", *grid, "token")``. Runs that diverged are refused, not averaged."""
         if np.any(self.diverged_at > 0):
             raise ValueError(f"{self.name}: some runs diverged; select settings that did not "
                              f"(see diverged_at) before averaging")
-        values = self.weights if values is None else np.asarray(values, dtype=float)
-        seed_axis = 1 if values.ndim == self.weights.ndim else 0
-        n = values.shape[seed_axis]
-        mean = values.mean(axis=seed_axis)
-        if n < 2:
-            return Band(mean, mean, mean, level)
-        half = _t_quantile(0.5 + level / 2, n - 1) * values.std(axis=seed_axis, ddof=1) / np.sqrt(n)
-        return Band(mean, mean - half, mean + half, level)
+        return seed_band(self.weights, axis=1, level=level)
 
     def final_error(self) -> np.ndarray:
         """``|w_final - w_true|``: axes ``("seed", *grid, "token")``."""

@@ -261,3 +261,53 @@ def show_png(fig: Figure, dpi: int = 100):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return Image(data=buffer.getvalue(), format="png")
+
+
+def plot_seed_band(ax, arm, token, *, color, label, linestyle="-", level=0.95) -> None:
+    """Mean over seeds of one token's weight, with its confidence band shaded.
+
+    ``arm`` is a :class:`helpers.engine.ArmResult` with no grid axes left (use
+    ``arm.sel(lr=...)`` first)."""
+    if arm.grid_dims:
+        raise ValueError(f"select one setting first (sel on {arm.grid_dims})")
+    index = arm.world.token_index(token) if isinstance(token, str) else int(token)
+    band = arm.band(level=level)
+    ax.plot(arm.steps, band.mean[:, index], color=color, linestyle=linestyle, label=label)
+    ax.fill_between(arm.steps, band.low[:, index], band.high[:, index], color=color,
+                    alpha=0.25, linewidth=0)
+
+
+def plot_lr_sweep(ax, arm, tokens, *, palette=C.TOKEN_COLOURS, level=0.95) -> dict:
+    """Final weight (mean over seeds, with its confidence interval) against the learning
+    rate, one line per token. Settings where any seed diverged are not averaged: they
+    are marked along the top of the axes with the step at which they diverged.
+
+    Returns {lr: median divergence step} for the diverged settings."""
+    from .engine import seed_band
+
+    if arm.grid_dims != ("lr",):
+        raise ValueError(f"plot_lr_sweep needs a sweep over lr alone, got grid {arm.grid_dims}")
+    lrs = arm.coords["lr"]
+    diverged = np.any(arm.diverged_at > 0, axis=0)
+    stable = ~diverged
+    for token in tokens:
+        index = arm.world.token_index(token)
+        band = seed_band(arm.final_weights[:, stable, index], axis=0, level=level)
+        style = token_style(index, palette)
+        ax.errorbar(lrs[stable], band.mean, yerr=[band.mean - band.low, band.high - band.mean],
+                    capsize=3, label=token, **style)
+    divergence = {}
+    for lr in lrs[diverged]:
+        steps = arm.diverged_at[:, np.flatnonzero(lrs == lr)[0]]
+        divergence[float(lr)] = float(np.median(steps[steps > 0]))
+        ax.axvline(lr, color="#8b0000", linestyle=":", linewidth=1)
+        ax.plot([lr], [0.97], marker="x", markersize=9, color="#8b0000",
+                transform=ax.get_xaxis_transform(), clip_on=False)
+    if divergence:   # one line of text, not one label per setting (they would collide)
+        ax.text(0.02, 0.97, "✕ diverged: " + ", ".join(
+                f"lr {lr:g} (median step {step:.0f})" for lr, step in divergence.items()),
+                transform=ax.transAxes, ha="left", va="top", fontsize=9, color="#8b0000")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel(f"final weight (mean over {arm.final_weights.shape[0]} seeds, {level:.0%} CI)")
+    return divergence

@@ -139,3 +139,13 @@ def test_bad_arguments(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         sweep(args.pop("arms"), args.pop("world"), args.pop("seeds"), args.pop("n_steps"), **args)
+
+
+def test_seed_band_refuses_what_it_cannot_average():
+    from helpers.engine import seed_band
+    with pytest.raises(ValueError, match="^values must be finite"):
+        seed_band([1.0, np.nan])
+    with pytest.raises(ValueError, match="^level must"):
+        seed_band([1.0, 2.0], level=1.5)
+    band = seed_band([[1.0, 2.0], [3.0, 4.0]], axis=0)
+    np.testing.assert_allclose(band.mean, [2.0, 3.0])
