@@ -8,7 +8,7 @@ The notebooks import everything they need from here::
 from .colours import TOKEN_COLOURS, distinguishability
 from .engine import ArmResult, SweepResult, seed_batches, sweep
 from .metrics import (effective_lr, expected_sgd_weight, final_error, grad_nonzero_fraction,
-                      loglog_slope, steps_to_reach)
+                      loglog_slope, loglog_slope_interval, steps_to_reach)
 from .optimizers import (OPTIMIZERS, Optimizer, adagrad, adam, momentum, rmsprop,
                          sgd, sign_descent)
 from .notebook_setup import setup_notebook
@@ -23,7 +23,7 @@ __all__ = [
     "FREQUENCIES", "OPTIMIZERS", "REFERENCE", "REFERENCE_WORLD", "TOKENS", "TOKEN_COLOURS",
     "DivergenceError", "Optimizer", "ReferenceRuns", "Table", "TrainResult", "World",
     "adagrad", "adam", "distinguishability", "effective_lr", "expected_sgd_weight",
-    "final_error", "grad_nonzero_fraction", "loglog_slope", "make_rng", "make_table",
+    "final_error", "grad_nonzero_fraction", "loglog_slope", "loglog_slope_interval", "make_rng", "make_table",
     "make_world", "minibatch_gradient", "momentum", "reference_runs", "rmsprop",
     "setup_notebook", "sgd", "sign_descent", "steps_to_reach", "train",
 ]

@@ -75,3 +75,32 @@ def expected_sgd_weight(lr, frequencies, steps, true_weight: float = 1.0) -> np.
     p = np.atleast_1d(check_positive("frequencies", frequencies))
     t = np.atleast_1d(np.asarray(steps, dtype=float))
     return true_weight * (1.0 - np.exp(-lr * np.outer(t, p)))
+
+
+def loglog_slope_interval(x, samples, level: float = 0.95, n_boot: int = 2000,
+                          seed: int = 0) -> tuple[float, float, float]:
+    """Slope of ``log10 median(samples)`` against ``log10 x``, with a bootstrap interval.
+
+    ``samples`` has one row per seed and one column per ``x``; the bootstrap resamples
+    whole seeds (rows) with replacement, recomputes the medians and refits. Returns
+    ``(slope, low, high)``."""
+    x = np.atleast_1d(check_positive("x", x))
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim != 2 or samples.shape[1] != x.size or samples.shape[0] < 2:
+        raise ValueError(f"samples must have shape (seeds >= 2, {x.size}), got {samples.shape}")
+    if not np.all(np.isfinite(samples)) or np.any(samples <= 0):
+        raise ValueError("samples must be finite and > 0 (a run that never reached the "
+                         "threshold has no time to fit: run longer)")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    log_x = np.log10(x)
+    centred = log_x - log_x.mean()
+
+    def slopes(log_medians):         # least squares, many fits at once
+        return (log_medians - log_medians.mean(axis=-1, keepdims=True)) @ centred / (centred @ centred)
+
+    slope = float(slopes(np.log10(np.median(samples, axis=0))))
+    rows = np.random.default_rng(seed).integers(0, samples.shape[0], size=(n_boot, samples.shape[0]))
+    boot = slopes(np.log10(np.median(samples[rows], axis=1)))
+    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return slope, float(low), float(high)

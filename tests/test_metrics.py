@@ -28,3 +28,23 @@ def test_final_error_refuses_a_diverged_run():
                    w0=np.zeros((1, 6)), on_divergence="mark")
     with pytest.raises(ValueError, match="diverged"):
         final_error(result)
+
+
+def test_loglog_slope_interval_brackets_the_true_exponent():
+    from helpers import loglog_slope_interval
+    rng = np.random.default_rng(3)
+    p = np.array([0.1, 0.03, 0.01, 0.003, 0.001])
+    # 16 seeds of times t = 10 / p with 10% multiplicative noise: exponent -1
+    samples = 10 / p * np.exp(0.1 * rng.standard_normal((16, p.size)))
+    slope, low, high = loglog_slope_interval(p, samples)
+    assert low < -1 < high and low < slope < high and high - low < 0.1
+    exact = loglog_slope_interval(p, np.tile(10 / p, (4, 1)))
+    assert exact == pytest.approx((-1, -1, -1))
+
+
+def test_loglog_slope_interval_refuses_runs_that_never_arrived():
+    from helpers import loglog_slope_interval
+    with pytest.raises(ValueError, match="never reached"):
+        loglog_slope_interval([0.1, 0.01], [[10.0, np.inf], [12.0, 90.0]])
+    with pytest.raises(ValueError, match="^samples must have shape"):
+        loglog_slope_interval([0.1, 0.01], [[10.0, 20.0]])
