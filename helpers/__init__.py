@@ -9,7 +9,7 @@ from .colours import TOKEN_COLOURS, distinguishability
 from .engine import ArmResult, SweepResult, seed_batches, sweep
 from .metrics import (effective_lr, expected_sgd_weight, final_error, grad_nonzero_fraction,
                       loglog_slope, loglog_slope_interval, steps_to_reach)
-from .optimizers import (OPTIMIZERS, Optimizer, adagrad, adam, momentum, rmsprop,
+from .optimizers import (OPTIMIZERS, Optimizer, adagrad, adam, momentum, rmsprop, scheduled,
                          sgd, sign_descent)
 from .notebook_setup import setup_notebook
 from .tables import Table, make_table
@@ -24,6 +24,6 @@ __all__ = [
     "DivergenceError", "Optimizer", "ReferenceRuns", "Table", "TrainResult", "World",
     "adagrad", "adam", "distinguishability", "effective_lr", "expected_sgd_weight",
     "final_error", "grad_nonzero_fraction", "loglog_slope", "loglog_slope_interval", "make_rng", "make_table",
-    "make_world", "minibatch_gradient", "momentum", "reference_runs", "rmsprop",
+    "make_world", "minibatch_gradient", "momentum", "reference_runs", "rmsprop", "scheduled",
     "setup_notebook", "sgd", "sign_descent", "steps_to_reach", "train",
 ]

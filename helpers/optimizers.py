@@ -284,3 +284,28 @@ def sign_descent(lr) -> Optimizer:
 
 OPTIMIZERS = {"sgd": sgd, "momentum": momentum, "adagrad": adagrad,
               "rmsprop": rmsprop, "adam": adam, "sign_descent": sign_descent}
+
+
+def scheduled(optimizer: Optimizer, schedule: Callable[[int], float], name: str = "") -> Optimizer:
+    """The same optimizer with its learning rate multiplied by ``schedule(t)`` at step t
+    (1-based), like torch.optim.lr_scheduler.LambdaLR; e.g. a step decay
+    ``scheduled(adam(0.05), lambda t: 1.0 if t <= 1500 else 0.1)``."""
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(f"optimizer must be a helpers optimizer, got {type(optimizer).__name__}")
+    if not callable(schedule):
+        raise ValueError(f"schedule must be a function of the step t, got {schedule!r}")
+    first = schedule(1)
+    if not (isinstance(first, (int, float, np.floating)) and np.isfinite(first) and first > 0):
+        raise ValueError(f"schedule(t) must return a finite number > 0, got {first!r} at t = 1")
+    inner_update, inner_derived = optimizer._update, dict(optimizer.derived)
+
+    def update(w, g, state, *, lr, **rest):
+        return inner_update(w, g, state, lr=lr * schedule(state.t + 1), **rest)
+
+    def at_step(function):
+        def derive(state, hp):
+            return function(state, {**hp, "lr": hp["lr"] * schedule(max(state.t, 1))})
+        return derive
+
+    return Optimizer(optimizer.name, optimizer.hyperparams, optimizer._init, update,
+                     {key: at_step(f) for key, f in inner_derived.items()})

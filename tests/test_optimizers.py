@@ -162,3 +162,40 @@ def test_optimizers_agree_with_torch_optim():
             w, state = ours.step(w, g, state)
         np.testing.assert_allclose(w, param.detach().numpy(), rtol=1e-12, atol=1e-14,
                                    err_msg=ours.name)
+
+
+def test_a_schedule_multiplies_the_learning_rate_each_step():
+    from helpers.optimizers import scheduled
+    decayed = scheduled(sgd(0.1), lambda t: 1.0 if t <= 2 else 0.5)
+    w, _ = run_steps(decayed, [0.0], [[1.0], [1.0], [1.0], [1.0]])
+    np.testing.assert_allclose(w, [-(0.1 + 0.1 + 0.05 + 0.05)])
+    adam_decayed = scheduled(adam(0.05), lambda t: 0.1)
+    w_sched, state = run_steps(adam_decayed, [0.0], [[2.0], [-1.0]])
+    w_small, _ = run_steps(adam(0.005), [0.0], [[2.0], [-1.0]])
+    np.testing.assert_allclose(w_sched, w_small, rtol=1e-15)
+    assert adam_decayed.derive("effective_lr", state) == pytest.approx(
+        adam(0.005).derive("effective_lr", state))
+
+
+def test_schedule_validation():
+    from helpers.optimizers import scheduled
+    with pytest.raises(ValueError, match="^schedule must be a function"):
+        scheduled(sgd(0.1), 0.5)
+    with pytest.raises(ValueError, match=r"^schedule\(t\) must return"):
+        scheduled(sgd(0.1), lambda t: 0.0)
+    with pytest.raises(ValueError, match="^optimizer must"):
+        scheduled("sgd", lambda t: 1.0)
+
+
+def test_a_schedule_runs_in_the_engine_like_alone():
+    from helpers import REFERENCE_WORLD, sweep
+    from helpers.engine import seed_batches
+    from helpers.optimizers import scheduled
+    decay = lambda t: 1.0 if t <= 50 else 0.1  # noqa: E731
+    result = sweep({"d": (lambda lr: scheduled(adam(lr), decay), {"lr": [0.05]})},
+                   REFERENCE_WORLD, [4], 120)
+    opt = scheduled(adam(0.05), decay)
+    w, state = np.zeros(6), opt.init(np.zeros(6))
+    for X, y in seed_batches(REFERENCE_WORLD, 4, 120):
+        w, state = opt.step(w, X.T @ (X @ w - y) / 32, state)
+    np.testing.assert_allclose(result["d"].final_weights[0, 0], w, rtol=1e-12, atol=1e-13)
