@@ -9,7 +9,7 @@ from .colours import TOKEN_COLOURS, distinguishability
 from .engine import ArmResult, SweepResult, seed_batches, sweep
 from .metrics import (effective_lr, expected_sgd_weight, final_error, grad_nonzero_fraction,
                       loglog_slope, loglog_slope_interval, steps_to_reach)
-from .optimizers import (OPTIMIZERS, Optimizer, adagrad, adam, momentum, rmsprop, scheduled,
+from .optimizers import (Optimizer, adagrad, adam, momentum, rmsprop, scheduled,
                          sgd, sign_descent)
 from .notebook_setup import setup_notebook
 from .tables import Table, make_table
@@ -20,7 +20,7 @@ from .world import (FREQUENCIES, REFERENCE, REFERENCE_WORLD, TOKENS, World, make
 
 __all__ = [
     "ArmResult", "SweepResult", "seed_batches", "sweep",
-    "FREQUENCIES", "OPTIMIZERS", "REFERENCE", "REFERENCE_WORLD", "TOKENS", "TOKEN_COLOURS",
+    "FREQUENCIES", "REFERENCE", "REFERENCE_WORLD", "TOKENS", "TOKEN_COLOURS",
     "DivergenceError", "Optimizer", "ReferenceRuns", "Table", "TrainResult", "World",
     "adagrad", "adam", "distinguishability", "effective_lr", "expected_sgd_weight",
     "final_error", "grad_nonzero_fraction", "loglog_slope", "loglog_slope_interval", "make_rng", "make_table",

@@ -183,11 +183,6 @@ class ArmResult:
     def grid_dims(self) -> tuple[str, ...]:
         return self.dims[2:-1]
 
-    def axis(self, dim: str) -> int:
-        if dim not in self.dims:
-            raise ValueError(f"dim must be one of {self.dims}, got {dim!r}")
-        return self.dims.index(dim)
-
     def sel(self, **values) -> ArmResult:
         """The sub-result at given grid values, e.g. ``sel(lr=0.05)`` (exact match)."""
         index = [slice(None)] * len(self.dims)

@@ -282,9 +282,6 @@ def sign_descent(lr) -> Optimizer:
     return Optimizer("sign_descent", hp, lambda w: SignState(0), _sign_update)
 
 
-OPTIMIZERS = {"sgd": sgd, "momentum": momentum, "adagrad": adagrad,
-              "rmsprop": rmsprop, "adam": adam, "sign_descent": sign_descent}
-
 
 def scheduled(optimizer: Optimizer, schedule: Callable[[int], float], name: str = "") -> Optimizer:
     """The same optimizer with its learning rate multiplied by ``schedule(t)`` at step t
