@@ -6,10 +6,10 @@ a given seed, so differences between them are not sampling noise. Step ``t`` of 
 threads run and however long the run is. :func:`seed_batches` yields those batches one
 at a time, for a plain loop that must agree with the engine.
 
-Layout, chosen for speed: uniforms are drawn token-major, ``(tokens, batch)`` per step,
-so a step's comparison ``u < p`` and its two small matrix products run on contiguous
-memory; stream blocks are split across threads (NumPy's random fills and array loops
-release the GIL)."""
+Layout, chosen for speed: each draw covers 8 steps of 25 seeds, laid out step-major
+``(step, seed, token, sample)``, so the comparison ``u < p`` and each step's two small
+matrix products run on contiguous memory; groups of whole stream blocks are split across
+threads (NumPy's random fills and array loops release the GIL)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from ._checks import check_int, check_positive
 from .optimizers import Optimizer
+from .training import mark_diverged, newly_diverged
 from .world import REFERENCE, World
 
 
@@ -298,13 +299,10 @@ def _step_arm(arm: _ArmState, X, noise, true_w, B, step, threshold):
     grad = (residual @ X.transpose(0, 2, 1)).reshape(w.shape) / B  # (S, ..., n)
     arm.grad_nonzero_steps += np.abs(grad) > REFERENCE.grad_zero_tol
     w_new, state_new = arm.optimizer._update(w, grad, arm.state, **arm.optimizer.hyperparams)
-    largest = np.abs(w_new if arm.all_alive else w_new[arm.alive]).max() if arm.alive.any() else 0.0
-    if not largest <= threshold:
-        newly = ~np.all(np.isfinite(w_new) & (np.abs(w_new) <= threshold), axis=-1) & arm.alive
-        arm.diverged_at[newly] = step
-        arm.alive &= ~newly
+    newly = newly_diverged(w_new, arm.alive, arm.all_alive, threshold)
+    if newly is not None:
+        w_new = mark_diverged(w_new, newly, arm.alive, arm.diverged_at, step)
         arm.all_alive = False
-        w_new = np.where(arm.alive[..., None], w_new, np.nan)
     arm.w, arm.state = w_new, state_new
 
 

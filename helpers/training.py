@@ -36,6 +36,29 @@ def minibatch_gradient(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarra
     return (residual[..., None, :] @ X_runs)[..., 0, :] / batch
 
 
+def newly_diverged(w_new, alive, all_alive: bool, threshold: float):
+    """Runs (leading axes of ``w_new``) that diverged at this step: a weight non-finite or
+    above ``threshold`` in magnitude; None when none did. The usual case costs one
+    reduction; runs already dead (NaN) are left out."""
+    if all_alive:
+        largest = np.abs(w_new).max()
+    elif alive.any():
+        largest = np.abs(w_new[alive]).max()
+    else:
+        return None
+    if largest <= threshold:          # NaN fails this comparison too
+        return None
+    return ~np.all(np.isfinite(w_new) & (np.abs(w_new) <= threshold), axis=-1) & alive
+
+
+def mark_diverged(w_new, newly, alive, diverged_at, step):
+    """Record the step of the runs in ``newly`` (in place) and return the weights with
+    every dead run frozen at NaN, so no later step computes with them."""
+    diverged_at[newly] = step
+    alive &= ~newly
+    return np.where(alive[..., None], w_new, np.nan)
+
+
 @dataclass(frozen=True, eq=False)
 class TrainResult:
     """What one training run (or a stack of runs on leading axes) produced.
@@ -144,11 +167,8 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
             grad_nonzero_steps += np.abs(grad) > REFERENCE.grad_zero_tol
             w_new, state_new = optimizer._update(w, grad, state, **optimizer.hyperparams)
 
-            # One cheap reduction per step; the per-run bookkeeping only when it trips
-            # (NaN fails the comparison too). Dead runs are NaN, so leave them out.
-            largest = np.abs(w_new if all_alive else w_new[alive]).max()
-            if not largest <= threshold:
-                newly = ~np.all(np.isfinite(w_new) & (np.abs(w_new) <= threshold), axis=-1) & alive
+            newly = newly_diverged(w_new, alive, all_alive, threshold)
+            if newly is not None:
                 if on_divergence == "raise":
                     what = ("NaN or infinite" if not np.all(np.isfinite(w_new[newly]))
                             else f"larger than {threshold:g} in magnitude")
@@ -156,11 +176,8 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
                         f"{optimizer!r} diverged at step {step}: a weight became {what}. "
                         f"Lower the learning rate, or pass on_divergence='mark' to keep "
                         f"the runs that did not diverge.", step)
-                diverged_at[newly] = step
-                alive &= ~newly
+                w_new = mark_diverged(w_new, newly, alive, diverged_at, step)
                 all_alive = False
-                # Freeze the dead runs at NaN so no later step computes with them.
-                w_new = np.where(alive[..., None], w_new, np.nan)
             w, state = w_new, state_new
             weights[step - 1] = w
             if not all_alive and not alive.any():
