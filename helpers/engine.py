@@ -7,9 +7,10 @@ threads run and however long the run is. :func:`seed_batches` yields those batch
 at a time, for a plain loop that must agree with the engine.
 
 Layout, chosen for speed: each draw covers 8 steps of 25 seeds, laid out step-major
-``(step, seed, token, sample)``, so the comparison ``u < p`` and each step's two small
-matrix products run on contiguous memory; groups of whole stream blocks are split across
-threads (NumPy's random fills and array loops release the GIL)."""
+``(step, seed, token, sample)``, so each step's raw integers are contiguous; one compiled
+pass per step (:func:`helpers.kernels.batch_gradient`) turns them into the gradients of
+every run, and the optimizers' own NumPy updates follow. Groups of whole stream blocks
+are split across threads (NumPy's random fills and the compiled pass release the GIL)."""
 
 from __future__ import annotations
 
@@ -255,9 +256,10 @@ def _build_optimizer(factory: Callable, grid: Mapping[str, np.ndarray], fixed: M
 
 def _run_seed_group(world, seeds, arms_spec, n_steps, record_steps, threshold):
     """Train every arm on one group of seeds for all steps; returns name -> _ArmState."""
+    from .kernels import batch_gradient   # Numba loads only when the engine first runs
     draws = _SeedDraws(world, seeds)
     S, B = len(seeds), world.batch_size
-    thresholds = _thresholds(world)[:, None]
+    thresholds = _thresholds(world)
     true_w = world.true_weights
     arms = []
     for optimizer, grid_shape in arms_spec.values():
@@ -265,24 +267,21 @@ def _run_seed_group(world, seeds, arms_spec, n_steps, record_steps, threshold):
         arms.append(_ArmState(
             optimizer, w, optimizer.init(w),
             np.empty((len(record_steps), S) + grid_shape + (world.n_tokens,)),
-            np.zeros(w.shape, dtype=np.int64),
+            np.zeros(w.shape, dtype=np.int64),   # reshaped (S, G, n) views are filled in place
             np.zeros((S,) + grid_shape, dtype=np.int64),
             np.ones((S,) + grid_shape, dtype=bool)))
     record_at = {int(step): i for i, step in enumerate(record_steps)}
-    # Step-major buffers: each step's X (S, n, B) is contiguous for the matrix products.
-    X_chunk = np.empty((STEPS_PER_DRAW, S, world.n_tokens, B))
     noise_chunk = np.empty((STEPS_PER_DRAW, S, B))
     step = 0
     with np.errstate(over="ignore", invalid="ignore"):
         while step < n_steps:
             tokens, normals = draws.next_draw()
-            # X[k, s, i, j] = 1.0 when token i is in sample j of seed s's step k
-            np.less(tokens, thresholds, out=X_chunk)
             np.multiply(normals, world.noise_std, out=noise_chunk)
             for k in range(min(STEPS_PER_DRAW, n_steps - step)):
                 step += 1
                 for arm in arms:
-                    _step_arm(arm, X_chunk[k], noise_chunk[k], true_w, B, step, threshold)
+                    _step_arm(arm, batch_gradient, tokens[k], thresholds, noise_chunk[k],
+                              true_w, step, threshold)
                 row = record_at.get(step)
                 if row is not None:
                     for arm in arms:
@@ -290,14 +289,17 @@ def _run_seed_group(world, seeds, arms_spec, n_steps, record_steps, threshold):
     return dict(zip(arms_spec, arms))
 
 
-def _step_arm(arm: _ArmState, X, noise, true_w, B, step, threshold):
-    w = arm.w
-    S = w.shape[0]
-    flat = w.reshape(S, -1, w.shape[-1])                          # (S, G, n)
-    # residual r = X^T (w - w*) - noise, for every grid point of every seed
-    residual = (flat - true_w) @ X - noise[:, None, :]             # (S, G, B)
-    grad = (residual @ X.transpose(0, 2, 1)).reshape(w.shape) / B  # (S, ..., n)
-    arm.grad_nonzero_steps += np.abs(grad) > REFERENCE.grad_zero_tol
+def _step_arm(arm: _ArmState, batch_gradient, tokens, thresholds, noise, true_w, step, threshold):
+    w = np.ascontiguousarray(arm.w)
+    S, n = w.shape[0], w.shape[-1]
+    grad = np.empty_like(w)
+    # One compiled pass per step: the batch's 0/1 matrix X from the raw integers, the
+    # residual X (w - w*) - noise and the gradient X^T r / B for every grid point of every
+    # seed, and the count of steps with a non-zero gradient. It releases the GIL, so the
+    # threads' steps overlap.
+    batch_gradient(tokens, thresholds, w.reshape(S, -1, n), true_w, noise,
+                   grad.reshape(S, -1, n), arm.grad_nonzero_steps.reshape(S, -1, n),
+                   REFERENCE.grad_zero_tol)
     w_new, state_new = arm.optimizer._update(w, grad, arm.state, **arm.optimizer.hyperparams)
     newly = newly_diverged(w_new, arm.alive, arm.all_alive, threshold)
     if newly is not None:
