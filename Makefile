@@ -8,17 +8,19 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
           --nbval-cell-timeout=120
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 
-.PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark benchmark-engine clean
+.PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
 	@echo "make test            unit tests + every notebook under strict nbval"
 	@echo "make test-unit       unit tests of helpers/ only"
 	@echo "make test-notebooks  strict nbval over the notebooks only"
+	@echo "make test-browser    every notebook run in JupyterLab in headless Chromium"
 	@echo "make test-torch      check every optimizer against torch.optim (installs PyTorch)"
 	@echo "make notebooks       re-execute all notebooks in place (deterministic outputs)"
 	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
 	@echo "make benchmark-engine  one-run loop vs the many-run engine (1000 runs x 3000 steps)"
+	@echo "make benchmark-explorer  the explorer's latency per control change (compute, render)"
 	@echo "make clean           remove the virtual environment and build outputs"
 
 # The environment is rebuilt whenever pyproject.toml changes.
@@ -44,10 +46,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
 
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL)
+
+# Part of `make test` too; skipped there, with a message, where Chromium is missing.
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest tests/test_browser.py
 
 # PyTorch only for this cross-check: too large for the everyday environment.
 test-torch: $(STAMP)
@@ -62,6 +68,9 @@ benchmark: $(STAMP)
 
 benchmark-engine: $(STAMP)
 	$(BIN)/python scripts/benchmark_engine.py
+
+benchmark-explorer: $(STAMP)
+	$(BIN)/python scripts/benchmark_explorer.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -21,6 +21,9 @@ TOKEN_COLOURS = ("#08306b", "#2c7fb8", "#7fcdbb", "#fdae61", "#d7301f", "#5e0d0d
 # Okabe-Ito blue and orange for the two optimizers: safe for all common deficiencies.
 OPTIMIZER_COLOURS = {"sgd": "#D55E00", "adam": "#0072B2", "momentum": "#E69F00",
                      "adagrad": "#009E73", "rmsprop": "#CC79A7", "sign_descent": "#56B4E9"}
+# Hatches: a second cue for the optimizers' bars, beside the colour.
+OPTIMIZER_HATCHES = {"sgd": "//", "adam": "", "momentum": "\\\\", "adagrad": "..",
+                     "rmsprop": "xx", "sign_descent": "--"}
 TOKEN_MARKERS = ("o", "s", "^", "D", "v", "P")
 TOKEN_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)))
 

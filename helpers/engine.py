@@ -99,20 +99,33 @@ class _SeedDraws:
         return tokens, normals
 
 
-def seed_batches(world: World, seed: int, n_steps: int):
-    """The batches of one seed, one step at a time: ``(X, y)`` with X of shape
-    (batch_size, n_tokens), exactly the batches :func:`sweep` gives that seed."""
+def seed_draws(world: World, seed: int, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The raw draws of one seed's first ``n_steps`` batches, exactly as :func:`sweep`
+    uses them: token integers (n_steps, n_tokens, batch_size) as uint32 (token i is in a
+    sample when its integer < floor(p_i 2^32)) and standard normals (n_steps, batch_size)
+    for the label noise. They do not depend on the frequencies, only on the seed and the
+    batch size."""
     check_int("seed", seed, minimum=0)
     n_steps = check_int("n_steps", n_steps, minimum=1)
     draws = _SeedDraws(world, [seed])
+    n_draws = -(-n_steps // STEPS_PER_DRAW)
+    tokens = np.empty((n_draws * STEPS_PER_DRAW, world.n_tokens, world.batch_size), dtype=np.uint32)
+    normals = np.empty((n_draws * STEPS_PER_DRAW, world.batch_size))
+    for d in range(n_draws):
+        chunk_tokens, chunk_normals = draws.next_draw()
+        rows = slice(d * STEPS_PER_DRAW, (d + 1) * STEPS_PER_DRAW)
+        tokens[rows], normals[rows] = chunk_tokens[:, 0], chunk_normals[:, 0]
+    return tokens[:n_steps], normals[:n_steps]
+
+
+def seed_batches(world: World, seed: int, n_steps: int):
+    """The batches of one seed, one step at a time: ``(X, y)`` with X of shape
+    (batch_size, n_tokens), exactly the batches :func:`sweep` gives that seed."""
+    tokens, normals = seed_draws(world, seed, n_steps)
     thresholds = _thresholds(world)[:, None]
-    step = 0
-    while step < n_steps:
-        tokens, normals = draws.next_draw()
-        for k in range(min(STEPS_PER_DRAW, n_steps - step)):
-            X = (tokens[k, 0] < thresholds).astype(float).T
-            yield X, X @ world.true_weights + world.noise_std * normals[k, 0]
-            step += 1
+    for k in range(n_steps):
+        X = (tokens[k] < thresholds).astype(float).T
+        yield X, X @ world.true_weights + world.noise_std * normals[k]
 
 
 # --- the labelled result ------------------------------------------------------------

@@ -29,6 +29,9 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             for output in cell.get("outputs", []):
                 output.get("metadata", {}).pop("execution", None)
+                # A widget view names a model by a random id, and its state is dropped
+                # above: keep only the text that stands in for it where no kernel runs.
+                output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)
     return nb
 
 
