@@ -8,7 +8,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
           --nbval-cell-timeout=120
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 
-.PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser clean
+.PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
@@ -21,7 +21,10 @@ help:
 	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
 	@echo "make benchmark-engine  one-run loop vs the many-run engine (1000 runs x 3000 steps)"
 	@echo "make benchmark-explorer  the explorer's latency per control change (compute, render)"
-	@echo "make clean           remove the virtual environment and build outputs"
+	@echo "make student-versions  regenerate exercises/release/ from exercises/source/"
+	@echo "make instructor      a separate environment (.venv-instructor) with nbgrader"
+	@echo "make test-instructor check the exercise sources with nbgrader itself"
+	@echo "make clean           remove the virtual environments and build outputs"
 
 # The environment is rebuilt whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -72,5 +75,22 @@ benchmark-engine: $(STAMP)
 benchmark-explorer: $(STAMP)
 	$(BIN)/python scripts/benchmark_explorer.py
 
+student-versions: $(STAMP)
+	$(BIN)/python scripts/make_student_versions.py
+
+# nbgrader lives in its own environment, never in .venv (which `make lab` and Binder
+# mirror): it installs JupyterLab extensions of its own.
+INSTRUCTOR := .venv-instructor
+$(INSTRUCTOR)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(INSTRUCTOR)
+	$(INSTRUCTOR)/bin/python -m pip install --quiet --upgrade pip
+	$(INSTRUCTOR)/bin/python -m pip install --quiet -e '.[test,instructor]'
+	@touch $@
+
+instructor: $(INSTRUCTOR)/.installed
+
+test-instructor: $(INSTRUCTOR)/.installed
+	$(INSTRUCTOR)/bin/python -m pytest tests/test_nbgrader.py
+
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) $(INSTRUCTOR) build .pytest_cache
