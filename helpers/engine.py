@@ -118,14 +118,19 @@ def seed_draws(world: World, seed: int, n_steps: int) -> tuple[np.ndarray, np.nd
     return tokens[:n_steps], normals[:n_steps]
 
 
+def batches_from_draws(world: World, tokens: np.ndarray, normals: np.ndarray):
+    """Batches ``(X, y)`` one step at a time from raw draws (as :func:`seed_draws` gives
+    them): X of shape (batch_size, n_tokens), y = X w* + noise_std * normals."""
+    thresholds = _thresholds(world)[:, None]
+    for step_tokens, step_normals in zip(tokens, normals):
+        X = (step_tokens < thresholds).astype(float).T
+        yield X, X @ world.true_weights + world.noise_std * step_normals
+
+
 def seed_batches(world: World, seed: int, n_steps: int):
     """The batches of one seed, one step at a time: ``(X, y)`` with X of shape
     (batch_size, n_tokens), exactly the batches :func:`sweep` gives that seed."""
-    tokens, normals = seed_draws(world, seed, n_steps)
-    thresholds = _thresholds(world)[:, None]
-    for k in range(n_steps):
-        X = (tokens[k] < thresholds).astype(float).T
-        yield X, X @ world.true_weights + world.noise_std * normals[k]
+    yield from batches_from_draws(world, *seed_draws(world, seed, n_steps))
 
 
 # --- the labelled result ------------------------------------------------------------

@@ -26,8 +26,9 @@ import numpy as np
 
 from . import colours as C
 from ._checks import check_beta, check_int, check_positive
-from .engine import _thresholds
+from .engine import _thresholds, batches_from_draws
 from .metrics import steps_to_reach
+from .plotting import _thinned
 from .optimizers import (DISPLAY_NAMES, AdamState, Optimizer, adagrad, adam, momentum,
                          rmsprop, sgd, sign_descent)
 from .world import FREQUENCIES, REFERENCE, TOKENS, World, make_world
@@ -175,12 +176,7 @@ class ExplorerModel:
 
     def batches(self, settings: ExplorerSettings):
         """The same batches one at a time, ``(X, y)``, for a plain loop to check against."""
-        world = settings.world()
-        tokens, normals = self.draws(settings)
-        thresholds = _thresholds(world)[:, None]
-        for k in range(settings.n_steps):
-            X = (tokens[k] < thresholds).astype(float).T
-            yield X, X @ world.true_weights + world.noise_std * normals[k]
+        yield from batches_from_draws(settings.world(), *self.draws(settings))
 
     def run(self, settings: ExplorerSettings) -> dict[str, ExplorerRun]:
         from .kernels import KIND_CODES, run_single   # Numba loads on first use
@@ -237,11 +233,6 @@ def readout(runs: dict[str, ExplorerRun], token: int = -1, level: float = REACH_
 
 
 # --- drawing ------------------------------------------------------------------------
-
-def _drawn_rows(n_steps: int) -> np.ndarray:
-    """Rows drawn of a run: at most MAX_POINTS, always the first and the last step."""
-    return np.unique(np.linspace(0, n_steps - 1, min(n_steps, MAX_POINTS)).round().astype(int))
-
 
 # Axis ranges come in a few fixed levels, so that most frames keep every axis as it was
 # and only the data moves (see ExplorerFigure.draw).
@@ -423,7 +414,7 @@ class ExplorerFigure:
         """Puts the runs' data into the artists; returns what the axes depend on."""
         scene = self.scene
         world = next(iter(runs.values())).world
-        rows = _drawn_rows(settings.n_steps)
+        rows = _thinned(settings.n_steps, MAX_POINTS)
         fraction_done = (rows + 1) / settings.n_steps
         low, high = 0.0, 1.0
         for name, run in runs.items():

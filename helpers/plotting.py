@@ -29,9 +29,9 @@ def token_style(index: int, palette=C.TOKEN_COLOURS) -> dict:
             "marker": C.TOKEN_MARKERS[index]}
 
 
-def _thinned(n_steps: int) -> np.ndarray:
-    """Indices of at most MAX_POINTS_DRAWN steps, always keeping the last one."""
-    stride = max(1, int(np.ceil(n_steps / MAX_POINTS_DRAWN)))
+def _thinned(n_steps: int, max_points: int = MAX_POINTS_DRAWN) -> np.ndarray:
+    """Indices of at most ``max_points`` steps, always keeping the last one."""
+    stride = max(1, int(np.ceil(n_steps / max_points)))
     index = np.arange(0, n_steps, stride)
     return index if index[-1] == n_steps - 1 else np.append(index, n_steps - 1)
 
