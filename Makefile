@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
           --nbval-cell-timeout=120
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
+EXERCISE_SOURCES := $(sort $(wildcard exercises/source/*/*.ipynb))
 
 .PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor clean
 
@@ -17,7 +18,7 @@ help:
 	@echo "make test-notebooks  strict nbval over the notebooks only"
 	@echo "make test-browser    every notebook run in JupyterLab in headless Chromium"
 	@echo "make test-torch      check every optimizer against torch.optim (installs PyTorch)"
-	@echo "make notebooks       re-execute all notebooks in place (deterministic outputs)"
+	@echo "make notebooks       re-execute the series and the exercise sources in place"
 	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
 	@echo "make benchmark-engine  one-run loop vs the many-run engine (1000 runs x 3000 steps)"
 	@echo "make benchmark-explorer  the explorer's latency per control change (compute, render)"
@@ -64,7 +65,7 @@ test-torch: $(STAMP)
 	$(BIN)/python -m pytest tests/test_optimizers.py -k torch
 
 notebooks: $(STAMP)
-	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)
+	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS) $(EXERCISE_SOURCES)
 
 benchmark: $(STAMP)
 	$(BIN)/python scripts/benchmark_notebooks.py $(NOTEBOOKS)
