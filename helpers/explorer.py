@@ -28,7 +28,7 @@ from . import colours as C
 from ._checks import check_beta, check_int, check_positive
 from .engine import _thresholds, batches_from_draws
 from .metrics import steps_to_reach
-from .plotting import _thinned
+from .plotting import STYLE_PATH, _thinned, token_style
 from .optimizers import (DISPLAY_NAMES, AdamState, Optimizer, adagrad, adam, momentum,
                          rmsprop, sgd, sign_descent)
 from .world import FREQUENCIES, REFERENCE, TOKENS, World, make_world
@@ -262,7 +262,6 @@ class ExplorerFigure:
 
     def __init__(self, width: float = 10.0, height: float = 6.2, dpi: int = 76):
         from matplotlib import rc_params_from_file
-        from .plotting import STYLE_PATH
         self.size, self.dpi = (width, height), dpi
         self.style = rc_params_from_file(STYLE_PATH, use_default_template=False)
         # A fixed title height: otherwise every draw measures the tick labels to place it.
@@ -468,7 +467,8 @@ class ExplorerFigure:
 
 
 def _line_style(index: int) -> dict:
-    return {"color": C.TOKEN_COLOURS[index], "linestyle": C.TOKEN_LINESTYLES[index]}
+    """The token's colour and line style; markers would crowd 300-point lines."""
+    return {key: value for key, value in token_style(index).items() if key != "marker"}
 
 
 def _png(fig) -> bytes:

@@ -227,12 +227,12 @@ def check_stability_limit(limit: float) -> str:
 
 def check_divergence_lr(first_diverging_lr: float, grid) -> str:
     """The smallest lr of ``grid`` at which SGD diverges on the reference world (seed 0)."""
+    from .optimizers import sgd
     from .training import train
     from .world import make_rng
     grid = np.sort(np.asarray(grid, dtype=float))
     diverging = []
     for lr in grid:
-        from .optimizers import sgd
         result = train(sgd(float(lr)), make_world(), REFERENCE.n_steps, make_rng(0),
                        on_divergence="mark")
         if result.diverged:

@@ -123,12 +123,12 @@ def run_single(kind, hyper, tokens, thresholds, noise, true_w, zero_tol, diverge
                 w[i] = w[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
             else:
                 w[i] = w[i] - lr * np.sign(g)
-        largest = 0.0
+        diverged = False
         for i in range(n):
             weights[step, i] = w[i]
             if not abs(w[i]) <= divergence_threshold:     # NaN fails this too
-                largest = np.inf
-        if largest == np.inf:
+                diverged = True
+        if diverged:
             weights[step:] = np.nan
             return t
     return 0
