@@ -9,12 +9,15 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 EXERCISE_SOURCES := $(sort $(wildcard exercises/source/*/*.ipynb))
 
-.PHONY: help install lab test test-unit test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor clean
+.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
-	@echo "make test            unit tests + every notebook under strict nbval"
+	@echo "make test            lint, unit tests + every notebook under strict nbval, then the"
+	@echo "                     unit tests again on the NumPy path (as without Numba)"
+	@echo "make lint            ruff over helpers, tests, scripts, notebooks and exercises"
 	@echo "make test-unit       unit tests of helpers/ only"
+	@echo "make test-numpy      unit tests with the compiled path off (HELPERS_NO_NUMBA=1)"
 	@echo "make test-notebooks  strict nbval over the notebooks only"
 	@echo "make test-browser    every notebook run in JupyterLab in headless Chromium"
 	@echo "make test-torch      check every optimizer against torch.optim (installs PyTorch)"
@@ -46,11 +49,21 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  notebooks/00-index.ipynb
 
-test: $(STAMP)
+test: lint $(STAMP)
 	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL)
+	$(MAKE) --no-print-directory test-numpy
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
+
+# The same unit tests with Numba switched off: everything must work, and give the same
+# numbers, on the NumPy path (tests that need the compiled path skip themselves).
+test-numpy: $(STAMP)
+	HELPERS_NO_NUMBA=1 $(BIN)/python -m pytest tests --ignore=tests/test_browser.py -q \
+	  -W "ignore::helpers.kernels.CompiledPathWarning"
 
 test-notebooks: $(STAMP)
 	$(BIN)/python -m pytest $(NOTEBOOKS) $(NBVAL)

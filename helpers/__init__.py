@@ -3,27 +3,61 @@
 The notebooks import everything they need from here::
 
     from helpers import REFERENCE_WORLD, adam, sgd, train, make_rng
+
+Where things live: ``optimizers`` (the registry: each optimizer's state, update rule
+and factory, once), ``model`` (the gradient, "got a gradient", divergence), ``world``
+(the six-token world), ``streams`` (what a seed means), ``training`` (one run, or a
+stack of runs), ``engine`` (many runs at once), ``kernels`` (the compiled inner loops
+and their NumPy path), ``stats`` and ``metrics`` (what is measured), ``plotting``,
+``colours``, ``tables``, ``explorer`` (notebook 10), ``grading`` (the exercises).
 """
 
 from .colours import TOKEN_COLOURS, distinguishability
-from .engine import ArmResult, SweepResult, seed_batches, sweep
-from .metrics import (effective_lr, expected_sgd_weight, final_error, grad_nonzero_fraction,
-                      loglog_slope, loglog_slope_interval, steps_to_reach)
-from .optimizers import (Optimizer, adagrad, adam, momentum, rmsprop, scheduled,
-                         sgd, sign_descent)
+from .engine import ArmResult, SweepResult, sweep
+from .metrics import (
+                      effective_lr,
+                      expected_sgd_weight,
+                      final_error,
+                      grad_nonzero_fraction,
+                      loglog_slope,
+                      loglog_slope_interval,
+                      steps_to_reach,
+)
+from .model import (
+                      DIVERGENCE_THRESHOLD,
+                      GRAD_ZERO_TOL,
+                      expected_gradient,
+                      got_gradient,
+                      minibatch_gradient,
+)
 from .notebook_setup import setup_notebook
+from .optimizers import (
+                      DISPLAY_NAMES,
+                      REGISTRY,
+                      Optimizer,
+                      adagrad,
+                      adam,
+                      momentum,
+                      rmsprop,
+                      scheduled,
+                      sgd,
+                      sign_descent,
+)
+from .stats import Band, seed_band, t_quantile
+from .streams import make_rng, sweep_batches
 from .tables import Table, make_table
-from .training import (DivergenceError, ReferenceRuns, TrainResult, minibatch_gradient,
-                       reference_runs, train)
-from .world import (FREQUENCIES, REFERENCE, REFERENCE_WORLD, TOKENS, World, make_rng,
-                    make_world)
+from .training import DivergenceError, ReferenceRuns, TrainResult, reference_runs, train
+from .world import FREQUENCIES, REFERENCE, REFERENCE_WORLD, TOKENS, World, make_world
 
 __all__ = [
-    "ArmResult", "SweepResult", "seed_batches", "sweep",
-    "FREQUENCIES", "REFERENCE", "REFERENCE_WORLD", "TOKENS", "TOKEN_COLOURS",
-    "DivergenceError", "Optimizer", "ReferenceRuns", "Table", "TrainResult", "World",
-    "adagrad", "adam", "distinguishability", "effective_lr", "expected_sgd_weight",
-    "final_error", "grad_nonzero_fraction", "loglog_slope", "loglog_slope_interval", "make_rng", "make_table",
-    "make_world", "minibatch_gradient", "momentum", "reference_runs", "rmsprop", "scheduled",
-    "setup_notebook", "sgd", "sign_descent", "steps_to_reach", "train",
+    "DISPLAY_NAMES", "DIVERGENCE_THRESHOLD", "FREQUENCIES", "GRAD_ZERO_TOL", "REFERENCE",
+    "REFERENCE_WORLD", "REGISTRY", "TOKENS", "TOKEN_COLOURS",
+    "ArmResult", "Band", "DivergenceError", "Optimizer", "ReferenceRuns", "SweepResult",
+    "Table", "TrainResult", "World",
+    "adagrad", "adam", "distinguishability", "effective_lr", "expected_gradient",
+    "expected_sgd_weight", "final_error", "got_gradient", "grad_nonzero_fraction",
+    "loglog_slope", "loglog_slope_interval", "make_rng", "make_table", "make_world",
+    "minibatch_gradient", "momentum", "reference_runs", "rmsprop", "scheduled", "seed_band",
+    "setup_notebook", "sgd", "sign_descent", "steps_to_reach", "sweep", "sweep_batches",
+    "t_quantile", "train",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ._checks import check_choice, check_finite
+from .validation import check_choice, check_finite
 
 HOLDS, CLOSE, FAILS = "holds", "close", "does not hold"
 

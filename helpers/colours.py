@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import to_rgb
 
+from .optimizers import REGISTRY
+from .validation import check_key
+
 # The tutorial's ramp, blue (frequent) to red (rare); kept for the faithful reproduction.
 SPEC_TOKEN_COLOURS = ("#1a5276", "#2471a3", "#5dade2", "#e67e22", "#c0392b", "#7d2a2a")
 SPEC_SGD_COLOUR, SPEC_ADAM_COLOUR = "#c0392b", "#2471a3"
@@ -18,12 +21,10 @@ SPEC_BACKGROUND, SPEC_TEXT = "#fafaf8", "#1a1a1a"
 # The series' own ramp: a blue-to-orange-to-dark-red sequence chosen so that adjacent
 # tokens differ in lightness as well as hue (checked by tests under three deficiencies).
 TOKEN_COLOURS = ("#08306b", "#2c7fb8", "#7fcdbb", "#fdae61", "#d7301f", "#5e0d0d")
-# Okabe-Ito blue and orange for the two optimizers: safe for all common deficiencies.
-OPTIMIZER_COLOURS = {"sgd": "#D55E00", "adam": "#0072B2", "momentum": "#E69F00",
-                     "adagrad": "#009E73", "rmsprop": "#CC79A7", "sign_descent": "#56B4E9"}
-# Hatches: a second cue for the optimizers' bars, beside the colour.
-OPTIMIZER_HATCHES = {"sgd": "//", "adam": "", "momentum": "\\\\", "adagrad": "..",
-                     "rmsprop": "xx", "sign_descent": "--"}
+# Each optimizer's colour (Okabe-Ito: safe for all common deficiencies) and hatch (a
+# second cue for bars) live in its registry entry (helpers.optimizers); these are views.
+OPTIMIZER_COLOURS = {name: spec.colour for name, spec in REGISTRY.items()}
+OPTIMIZER_HATCHES = {name: spec.hatch for name, spec in REGISTRY.items()}
 TOKEN_MARKERS = ("o", "s", "^", "D", "v", "P")
 TOKEN_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1)))
 
@@ -55,8 +56,7 @@ def _to_srgb(linear):
 
 def simulate(colours, vision: str = "normal") -> np.ndarray:
     """sRGB colours (names or hex) as seen with the given vision, shape (n, 3) in [0, 1]."""
-    if vision not in VISION_TYPES:
-        raise ValueError(f"vision must be one of {VISION_TYPES}, got {vision!r}")
+    check_key("vision", vision, VISION_TYPES)
     rgb = np.array([to_rgb(c) for c in colours])
     if vision == "normal":
         return rgb

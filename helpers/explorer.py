@@ -3,38 +3,51 @@
 Three layers, each usable on its own:
 
 * :class:`ExplorerSettings`: the controls' values, validated (a bad value is a
-  ``ValueError`` that says what is allowed).
-* :class:`ExplorerModel`: runs every chosen optimizer on the *same* batches of one seed,
-  in compiled code (:func:`helpers.kernels.run_single`), and keeps the seed's random
-  draws between calls, so that moving a learning rate costs milliseconds.
+  ``TypeError``, ``ValueError`` or ``KeyError`` that says what is allowed).
+* :class:`ExplorerModel`: runs every chosen optimizer on the *same* batches of one seed
+  of the series' stream (stream 1 of :mod:`helpers.streams`: at the reference settings
+  these are exactly the runs of notebooks 02-05), through
+  :func:`helpers.kernels.run_optimizers` (compiled when Numba is available), and keeps
+  the seed's random draws between calls, so that moving a learning rate costs
+  milliseconds.
 * :class:`Explorer`: the widgets. Figures are drawn with matplotlib's Agg canvas (no
   pyplot, no ``Output`` widget, no ``interact``) and sent as PNG bytes to a
   ``widgets.Image``, which works the same in JupyterLab, under nbval and in plain pytest.
-  Artists are kept and updated between frames; the figure is rebuilt only when the set
-  of optimizers changes. Lines are drawn with at most ``MAX_POINTS`` points each (the
-  runs themselves keep every step).
+
+The figure (:class:`ExplorerFigure`) is three panel builders (trajectories, final error,
+Adam's effective learning rate) over a shared :class:`BackgroundCache`: drawing text is
+most of matplotlib's cost and rarely changes, so a rendered background of everything
+static is kept per axes state and only the data is redrawn on top of it.
 """
 
 from __future__ import annotations
 
 import io
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 
-from . import colours as C
-from ._checks import check_beta, check_int, check_positive
-from .engine import _thresholds, batches_from_draws
+from .kernels import run_optimizers
 from .metrics import steps_to_reach
-from .plotting import STYLE_PATH, _thinned, token_style
-from .optimizers import (DISPLAY_NAMES, AdamState, Optimizer, adagrad, adam, momentum,
-                         rmsprop, sgd, sign_descent)
+from .optimizers import REGISTRY, Optimizer, optimizer_from_roles
+from .plotting import STYLE_PATH, thinned, token_style
+from .streams import SeriesDraws
+from .validation import (
+    UnknownKeyError,
+    check_allocation,
+    check_beta,
+    check_int,
+    check_names,
+    check_positive,
+    check_real,
+)
 from .world import FREQUENCIES, REFERENCE, TOKENS, World, make_world
 
-OPTIMIZER_NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent")
-DIVERGENCE_THRESHOLD = 1e6       # |w| above this, or not finite: the run diverged
+# The optimizers whose update treats each weight on its own (all of the registry's,
+# today): the explorer offers every one of them.
+OPTIMIZER_NAMES = tuple(name for name, spec in REGISTRY.items() if spec.elementwise)
 REACH_LEVEL = 0.5                # the readout's milestone: a weight halfway to its target
 MAX_POINTS = 300                 # points drawn per line; every step is still computed
 MAX_STEPS = 20_000
@@ -43,11 +56,20 @@ BATCH_SIZES = (8, 16, 32, 64, 128)
 
 # --- settings -----------------------------------------------------------------------
 
+def _single(name, value, check):
+    """A checked hyperparameter that must be one number (the explorer runs one setting)."""
+    checked = check(name, value)
+    if isinstance(checked, np.ndarray):
+        raise TypeError(f"{name} must be a single number in the explorer, got an array")
+    return checked
+
+
 @dataclass(frozen=True)
 class ExplorerSettings:
-    """What the controls say. ``beta1`` is also momentum's beta; ``beta2`` is also
-    RMSProp's; ``eps`` is used by Adam, RMSProp and AdaGrad. ``rare_frequency`` replaces
-    the rarest token's p (thalweg's 0.001)."""
+    """What the controls say. ``beta1`` sets every optimizer's momentum decay (Adam's
+    beta1, momentum's beta), ``beta2`` every second-moment decay (Adam's beta2,
+    RMSProp's beta), ``eps`` every eps (the registry's roles say which is which).
+    ``rare_frequency`` replaces the rarest token's p (thalweg's 0.001)."""
 
     optimizers: tuple[str, ...] = ("sgd", "adam")
     lr: float = REFERENCE.lr
@@ -60,42 +82,35 @@ class ExplorerSettings:
     seed: int = REFERENCE.seed
 
     def __post_init__(self):
-        names = tuple(self.optimizers)
-        if not names:
-            raise ValueError("choose at least one optimizer to run")
-        unknown = [n for n in names if n not in OPTIMIZER_NAMES]
-        if unknown or len(set(names)) != len(names):
-            raise ValueError(f"optimizers must be distinct names from {OPTIMIZER_NAMES}, got {names}")
-        object.__setattr__(self, "optimizers", names)
-        check_positive("lr", self.lr)
-        check_beta("beta1", self.beta1)
-        check_beta("beta2", self.beta2)
-        check_positive("eps", self.eps)
-        check_int("batch_size", self.batch_size, minimum=1)
-        check_int("n_steps", self.n_steps, minimum=1)
-        if self.n_steps > MAX_STEPS:
-            raise ValueError(f"n_steps must be at most {MAX_STEPS:,} in the explorer, got {self.n_steps}")
-        check_int("seed", self.seed, minimum=0)
-        self.world()                       # checks rare_frequency lies in (0, 1]
+        def store(name, value):
+            object.__setattr__(self, name, value)
+
+        if isinstance(self.optimizers, (list, tuple)) and not self.optimizers:
+            raise ValueError("choose at least one optimizer to run (optimizers is empty)")
+        store("optimizers", check_names("optimizers", self.optimizers, OPTIMIZER_NAMES))
+        store("lr", _single("lr", self.lr, check_positive))
+        store("beta1", _single("beta1", self.beta1, check_beta))
+        store("beta2", _single("beta2", self.beta2, check_beta))
+        store("eps", _single("eps", self.eps, check_positive))
+        store("n_steps", check_int("n_steps", self.n_steps, minimum=1, maximum=MAX_STEPS))
+        store("batch_size", check_int("batch_size", self.batch_size, minimum=1))
+        rare = check_real("rare_frequency", self.rare_frequency)
+        if not 0 < rare <= 1:
+            raise ValueError(f"rare_frequency must lie in (0, 1]: it is the probability that "
+                             f"thalweg appears in one sample, got {rare!r}")
+        store("rare_frequency", rare)
+        store("seed", check_int("seed", self.seed, minimum=0, maximum=2 ** 32 - 1))
+        check_allocation(f"{self.n_steps:,} steps of batch {self.batch_size}",
+                         8.0 * self.n_steps * self.batch_size * (len(TOKENS) + 1),
+                         advice=f"use a batch size such as {BATCH_SIZES[-1]} or fewer steps")
 
     def world(self) -> World:
         return make_world(FREQUENCIES[:-1] + (self.rare_frequency,), batch_size=self.batch_size)
 
     def optimizer(self, name: str) -> Optimizer:
         """The helpers optimizer that ``name`` means under these settings."""
-        if name == "sgd":
-            return sgd(self.lr)
-        if name == "momentum":
-            return momentum(self.lr, beta=self.beta1)
-        if name == "adagrad":
-            return adagrad(self.lr, eps=self.eps)
-        if name == "rmsprop":
-            return rmsprop(self.lr, beta=self.beta2, eps=self.eps)
-        if name == "adam":
-            return adam(self.lr, beta1=self.beta1, beta2=self.beta2, eps=self.eps)
-        if name == "sign_descent":
-            return sign_descent(self.lr)
-        raise ValueError(f"unknown optimizer {name!r}; choose from {OPTIMIZER_NAMES}")
+        return optimizer_from_roles(name, lr=self.lr, momentum=self.beta1,
+                                    second_moment=self.beta2, eps=self.eps)
 
 
 # --- the runs -----------------------------------------------------------------------
@@ -104,19 +119,22 @@ class ExplorerSettings:
 class ExplorerRun:
     """One optimizer's run: ``weights`` (n_steps, n_tokens) after every step (NaN from
     the step it diverged on), ``grad_nonzero_steps`` per weight, ``diverged_at`` (0 if it
-    did not) and the optimizer's memory after the last step (``state``: two rows)."""
+    did not) and the optimizer's ``state`` after the last step."""
 
-    name: str
     optimizer: Optimizer
     world: World
     weights: np.ndarray
     grad_nonzero_steps: np.ndarray
     diverged_at: int
-    state: np.ndarray = field(repr=False)
+    state: tuple = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.optimizer.name
 
     @property
     def label(self) -> str:
-        return DISPLAY_NAMES[self.name]
+        return self.optimizer.spec.display_name
 
     @property
     def diverged(self) -> bool:
@@ -131,88 +149,54 @@ class ExplorerRun:
         return steps_to_reach(self.weights, level)
 
     def effective_lr(self) -> np.ndarray:
-        """Adam's lr / (sqrt(v_hat) + eps) per weight after the last step."""
-        if self.name != "adam":
-            raise ValueError(f"the effective learning rate is Adam's; this run is {self.label}")
-        state = AdamState(self.weights.shape[0], self.state[0], self.state[1])
-        return self.optimizer.derive("effective_lr", state)
+        """lr / (sqrt(v_hat) + eps) per weight after the last step, for the optimizers
+        that have one (Adam, RMSProp, AdaGrad)."""
+        if "effective_lr" not in self.optimizer.derived:
+            raise UnknownKeyError(f"{self.label} has no effective learning rate; Adam, "
+                                  f"RMSProp and AdaGrad have one")
+        return self.optimizer.derive("effective_lr", self.state)
 
 
 class ExplorerModel:
-    """Runs the chosen optimizers on one seed's batches; keeps that seed's draws.
-
-    The explorer has its own streams (not the engine's, which draw 25 seeds at a time):
-    one seed's draws for 3,000 steps take a few milliseconds. As in the engine, token
-    integers and label noise come from two streams, so a seed's first steps do not
-    depend on how many steps follow, and every optimizer sees the identical batches."""
+    """Runs the chosen optimizers on one seed's batches of the series' stream; keeps
+    that seed's draws (:class:`helpers.streams.SeriesDraws`) so that only a new seed or
+    batch size draws anything."""
 
     def __init__(self):
-        self._draws_key = None
-        self._tokens = self._normals = None
-
-    @staticmethod
-    def _streams(seed: int, batch_size: int):
-        tokens, noise = np.random.SeedSequence([seed, batch_size, 2026, 10]).spawn(2)
-        return np.random.SFC64(tokens), np.random.Generator(np.random.SFC64(noise))
+        self._draws: SeriesDraws | None = None
 
     def draws(self, settings: ExplorerSettings) -> tuple[np.ndarray, np.ndarray]:
-        """Token integers (n_steps, n_tokens, batch_size) as uint32 and standard normals
-        (n_steps, batch_size), drawn once per seed and batch size and extended when more
-        steps are asked for (never redrawn)."""
+        """Uniforms (n_steps, batch_size, n_tokens) and standard normals (n_steps,
+        batch_size) of the seed, extended when more steps are asked for."""
         key = (settings.seed, settings.batch_size)
-        n, B = len(TOKENS), settings.batch_size
-        if key != self._draws_key:
-            self._streams_now = self._streams(*key)
-            self._tokens = np.empty((0, n, B), dtype=np.uint32)
-            self._normals = np.empty((0, B))
-            self._draws_key = key
-        missing = settings.n_steps - self._tokens.shape[0]
-        if missing > 0:
-            token_bits, noise = self._streams_now
-            raw = token_bits.random_raw(-(-missing * n * B // 2)).view(np.uint32)
-            self._tokens = np.concatenate([self._tokens, raw[:missing * n * B].reshape(missing, n, B)])
-            self._normals = np.concatenate([self._normals, noise.standard_normal((missing, B))])
-        return self._tokens[:settings.n_steps], self._normals[:settings.n_steps]
+        if self._draws is None or (self._draws.seed, self._draws.batch_size) != key:
+            self._draws = SeriesDraws(settings.seed, len(TOKENS), settings.batch_size)
+        return self._draws.draws(settings.n_steps)
 
     def batches(self, settings: ExplorerSettings):
         """The same batches one at a time, ``(X, y)``, for a plain loop to check against."""
-        yield from batches_from_draws(settings.world(), *self.draws(settings))
+        world = settings.world()
+        uniforms, normals = self.draws(settings)
+        for u, z in zip(uniforms, normals):
+            X = (u < world.frequencies).astype(float)
+            yield X, X @ world.true_weights + world.noise_std * z
 
     def run(self, settings: ExplorerSettings) -> dict[str, ExplorerRun]:
-        from .kernels import KIND_CODES, run_single   # Numba loads on first use
         world = settings.world()
-        tokens, normals = self.draws(settings)
-        noise = world.noise_std * normals
-        thresholds = _thresholds(world)
-        runs = {}
-        for name in settings.optimizers:
-            optimizer = settings.optimizer(name)
-            hyper = _kernel_hyperparameters(name, optimizer.hyperparams)
-            weights = np.empty((settings.n_steps, world.n_tokens))
-            counts = np.zeros(world.n_tokens, dtype=np.int64)
-            state = np.zeros((2, world.n_tokens))
-            diverged_at = run_single(KIND_CODES[name], hyper, tokens, thresholds, noise,
-                                     world.true_weights, REFERENCE.grad_zero_tol,
-                                     DIVERGENCE_THRESHOLD, weights, counts, state)
-            runs[name] = ExplorerRun(name, optimizer, world, weights, counts, int(diverged_at), state)
-        return runs
-
-
-def _kernel_hyperparameters(name: str, hp) -> np.ndarray:
-    """(lr, beta1, beta2, eps, bias_correction) as run_single reads them."""
-    beta1 = hp["beta"] if name == "momentum" else hp.get("beta1", 0.0)
-    beta2 = hp["beta"] if name == "rmsprop" else hp.get("beta2", 0.0)
-    return np.array([hp["lr"], beta1, beta2, hp.get("eps", 0.0),
-                     float(hp.get("bias_correction", True))])
+        optimizers = [settings.optimizer(name) for name in settings.optimizers]
+        runs = run_optimizers(optimizers, world, *self.draws(settings))
+        return {opt.name: ExplorerRun(opt, world, run.weights, run.grad_nonzero_steps,
+                                      run.diverged_at, run.state)
+                for opt, run in zip(optimizers, runs)}
 
 
 def readout(runs: dict[str, ExplorerRun], token: int = -1, level: float = REACH_LEVEL) -> str:
     """One line: when ``token`` (default: the rarest) first reaches ``level`` under each
-    optimizer, e.g. "thalweg (p = 0.001) reaches 0.5 at step 1,734 under Adam, never
-    under SGD (3,000 steps)"."""
+    optimizer, e.g. "thalweg (p = 0.001) reaches 0.5 at step 89 under Adam, never under
+    SGD (3,000 steps)"."""
     run = next(iter(runs.values()))
     world = run.world
-    index = token % world.n_tokens
+    index = world.token_index(token)
     n_steps = run.weights.shape[0]
     reached, never, diverged = [], [], []
     for r in runs.values():
@@ -235,11 +219,12 @@ def readout(runs: dict[str, ExplorerRun], token: int = -1, level: float = REACH_
 # --- drawing ------------------------------------------------------------------------
 
 # Axis ranges come in a few fixed levels, so that most frames keep every axis as it was
-# and only the data moves (see ExplorerFigure.draw).
+# and only the data moves.
 X_TICK_FRACTIONS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 WEIGHT_RANGES = ((-0.25, 1.75), (-1.0, 3.0), (-10.0, 12.0))
 ERROR_RANGES = ((0.0, 1.05), (0.0, 3.0), (0.0, 12.0))
 AMPLIFICATION_RANGES = ((0.3, 3e3), (0.03, 3e5), (3e-3, 3e9))
+WARNING_RED = "#8b0000"
 
 
 def _level(ranges, low, high) -> tuple[float, float]:
@@ -250,105 +235,160 @@ def _level(ranges, low, high) -> tuple[float, float]:
     return ranges[-1]
 
 
-class ExplorerFigure:
-    """The explorer's figure: one panel of weight trajectories per optimizer (top row),
-    the final error per token and Adam's effective LR against frequency (bottom row).
+def _place_labels(fig, ax, below_px: float, left_px: float) -> None:
+    """Fixed axis-label positions: matplotlib otherwise measures every tick label of every
+    axis to place them, which was most of a full draw."""
+    width_px, height_px = fig.get_size_inches() * fig.dpi
+    box = ax.get_position()
+    ax.xaxis.set_label_coords(0.5, -below_px / (box.height * height_px))
+    ax.yaxis.set_label_coords(-left_px / (box.width * width_px), 0.5)
 
-    ``draw(runs, settings)`` returns PNG bytes. Drawing text (ticks, labels, legends) is
-    most of matplotlib's cost, and it rarely changes: the figure keeps a rendered
-    background of everything static and, while the axes stay as they were, redraws only
-    the data (lines, bars, points, titles, messages) on top of it. Axes change only when
-    the set of optimizers, the number of steps or an axis range level changes."""
 
-    def __init__(self, width: float = 10.0, height: float = 6.2, dpi: int = 76):
-        from matplotlib import rc_params_from_file
-        self.size, self.dpi = (width, height), dpi
-        self.style = rc_params_from_file(STYLE_PATH, use_default_template=False)
-        # A fixed title height: otherwise every draw measures the tick labels to place it.
-        self.style["axes.titley"] = 1.02
-        self.names: tuple[str, ...] | None = None
-        self.full_draws = 0            # how many frames needed the whole figure drawn
-        # A figure per set of optimizers, each with its rendered backgrounds by axes
-        # state: going back to a set or a state seen before draws no text.
-        self._built: dict[tuple[str, ...], SimpleNamespace] = {}
-        self.scene: SimpleNamespace | None = None
+class BackgroundCache:
+    """Rendered backgrounds (everything but the animated artists) by axes state, most
+    recently used last; ``full_draws`` counts the frames that had to draw everything."""
 
-    def _build(self, names: tuple[str, ...]) -> SimpleNamespace:
-        """A new figure for this set of optimizers: its artists, and no background yet."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        scene = SimpleNamespace()
-        fig = Figure(figsize=self.size, dpi=self.dpi)
-        FigureCanvasAgg(fig)
+    def __init__(self, size: int = 16):
+        self.size = size                 # about 1.5 MB each: keep the recent ones
+        self._backgrounds: OrderedDict = OrderedDict()
+        self.full_draws = 0
+
+    def restore_or_draw(self, canvas, fig, key) -> None:
+        background = self._backgrounds.get(key)
+        if background is None:
+            canvas.draw()
+            self._backgrounds[key] = canvas.copy_from_bbox(fig.bbox)
+            self.full_draws += 1
+            while len(self._backgrounds) > self.size:
+                self._backgrounds.popitem(last=False)
+        else:
+            self._backgrounds.move_to_end(key)
+            canvas.restore_region(background)
+
+
+class TrajectoryPanels:
+    """One panel per optimizer: each token's weight over the run, the true weight dashed.
+    The x axis runs over the fraction of the run done, with its tick labels drawn as
+    data, so a new number of steps changes six labels, not the axes."""
+
+    def __init__(self, fig, subplot_spec, names: tuple[str, ...]):
         k = len(names)
-        # Fixed margins: a layout engine would redo the layout on every frame.
-        fig.subplots_adjust(left=0.08, right=0.975, top=0.9, bottom=0.1, hspace=0.5)
-        grid = fig.add_gridspec(2, 1, height_ratios=(1.1, 1.0))
-        top = grid[0].subgridspec(1, k, wspace=0.08 if k <= 3 else 0.2)
-        bottom = grid[1].subgridspec(1, 2, wspace=0.28)
-        dynamic = []
-        scene.trajectory_axes, scene.lines, scene.messages, scene.titles = {}, {}, {}, {}
-        scene.step_labels = {}
+        grid = subplot_spec.subgridspec(1, k, wspace=0.08 if k <= 3 else 0.2)
+        self.names = names
+        self.axes, self.lines, self.messages, self.titles, self.step_labels = {}, {}, {}, {}, {}
+        self.dynamic = []
         for column, name in enumerate(names):
-            ax = fig.add_subplot(top[0, column],
-                                 sharey=scene.trajectory_axes[names[0]] if column else None)
+            ax = fig.add_subplot(grid[0, column],
+                                 sharey=self.axes[names[0]] if column else None)
             ax.axhline(1.0, color="#4d4d4d", linestyle=(0, (4, 3)), linewidth=0.9)
-            scene.lines[name] = [ax.plot([], [], linewidth=1.5, label=token, animated=True,
+            self.lines[name] = [ax.plot([], [], linewidth=1.5, label=token, animated=True,
                                         **_line_style(i))[0] for i, token in enumerate(TOKENS)]
-            scene.messages[name] = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
-                                          va="center", color="#8b0000", fontsize=10,
+            self.messages[name] = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
+                                          va="center", color=WARNING_RED, fontsize=10,
                                           animated=True, bbox={"facecolor": "#fafaf8",
-                                                               "edgecolor": "#8b0000"})
-            scene.titles[name] = ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center",
+                                                               "edgecolor": WARNING_RED})
+            # A fixed title position: otherwise every draw measures the tick labels.
+            self.titles[name] = ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center",
                                         va="bottom", fontsize=10.5, fontweight="bold",
                                         animated=True)
-            dynamic += scene.lines[name] + [scene.messages[name], scene.titles[name]]
             ax.set_xlabel("step")
-            # The x axis runs over the fraction of the run done, with its tick labels
-            # drawn as data: changing the number of steps then changes six labels, not
-            # the axes (which would mean drawing the whole figure again).
             ax.set_xlim(0, 1)
             fractions = X_TICK_FRACTIONS if k <= 3 else X_TICK_FRACTIONS[::2]
             ax.set_xticks(fractions, [""] * len(fractions))
-            scene.step_labels[name] = [
+            self.step_labels[name] = [
                 ax.text(f, -0.04, "", transform=ax.get_xaxis_transform(), ha="center",
                         va="top", fontsize=9.5, animated=True) for f in fractions]
-            dynamic += scene.step_labels[name]
             if column == 0:
                 ax.set_ylabel("weight w (true value 1)")
             else:
                 ax.tick_params(labelleft=False)
-            scene.trajectory_axes[name] = ax
-        fig.legend(handles=scene.lines[names[0]], loc="upper center", ncol=6,
+            self.axes[name] = ax
+            self.dynamic += (self.lines[name] + [self.messages[name], self.titles[name]]
+                             + self.step_labels[name])
+        fig.legend(handles=self.lines[names[0]], loc="upper center", ncol=6,
                    bbox_to_anchor=(0.5, 1.0), fontsize=9, handlelength=2.6)
+        for ax in self.axes.values():
+            _place_labels(fig, ax, 30, 40)
 
-        scene.error_ax = ax = fig.add_subplot(bottom[0, 0])
-        width = 0.8 / k
+    def update(self, runs, settings) -> tuple[float, float]:
+        rows = thinned(settings.n_steps, MAX_POINTS)
+        fraction_done = (rows + 1) / settings.n_steps
+        low, high = 0.0, 1.0
+        for name, run in runs.items():
+            # The learning rate fits in a title only while the panels are wide.
+            lr_text = f"  (lr = {settings.lr:.3g})" if len(runs) <= 3 else ""
+            self.titles[name].set_text(run.label + lr_text)
+            if run.diverged:
+                for line in self.lines[name]:
+                    line.set_data([], [])
+                self.messages[name].set_text(f"{run.label} diverged\nat step {run.diverged_at:,}:\n"
+                                             f"lower the learning rate")
+                continue
+            drawn = run.weights[rows]
+            for i, line in enumerate(self.lines[name]):
+                line.set_data(fraction_done, drawn[:, i])
+            self.messages[name].set_text("")
+            low, high = min(low, drawn.min()), max(high, drawn.max())
+        for labels in self.step_labels.values():
+            for label in labels:
+                label.set_text(f"{round(label.get_position()[0] * settings.n_steps):,}")
+        weight_range = _level(WEIGHT_RANGES, low, high)
+        self.axes[self.names[0]].set_ylim(*weight_range)
+        return weight_range
+
+
+class ErrorPanel:
+    """Grouped bars: each token's final |w - 1| under each optimizer."""
+
+    def __init__(self, fig, subplot_spec, names: tuple[str, ...]):
+        self.ax = ax = fig.add_subplot(subplot_spec)
+        width = 0.8 / len(names)
         positions = np.arange(len(TOKENS))
-        scene.bars = {}
+        self.bars = {}
         for j, name in enumerate(names):
+            spec = REGISTRY[name]
             bars = ax.bar(positions - 0.4 + width * (j + 0.5), np.zeros(len(TOKENS)), width,
-                          color=C.OPTIMIZER_COLOURS[name], hatch=C.OPTIMIZER_HATCHES[name],
-                          edgecolor="#1a1a1a", linewidth=0.4, label=DISPLAY_NAMES[name])
+                          color=spec.colour, hatch=spec.hatch, edgecolor="#1a1a1a",
+                          linewidth=0.4, label=spec.display_name)
             for bar in bars:
                 bar.set_animated(True)
-            scene.bars[name] = list(bars)
-            dynamic += scene.bars[name]
+            self.bars[name] = list(bars)
         ax.set_xticks(positions, TOKENS, fontsize=8, rotation=20, ha="right",
                       rotation_mode="anchor")
         ax.set_ylabel("final |w - 1|")
         ax.set_title("Final error per token", fontsize=10.5)
-        ax.legend(fontsize=8.5, ncol=min(k, 3), loc="upper left")
-        scene.error_message = ax.text(0.98, 0.97, "", transform=ax.transAxes, ha="right",
-                                     va="top", color="#8b0000", fontsize=9, animated=True)
+        ax.legend(fontsize=8.5, ncol=min(len(names), 3), loc="upper left")
+        self.message = ax.text(0.98, 0.97, "", transform=ax.transAxes, ha="right",
+                               va="top", color=WARNING_RED, fontsize=9, animated=True)
+        self.dynamic = [bar for bars in self.bars.values() for bar in bars] + [self.message]
+        _place_labels(fig, ax, 45, 40)
 
-        scene.lr_ax = ax = fig.add_subplot(bottom[0, 1])
+    def update(self, runs) -> tuple[float, float]:
+        largest = 0.0
+        for name, run in runs.items():
+            error = np.zeros(run.world.n_tokens) if run.diverged else run.final_error
+            largest = max(largest, float(error.max()))
+            for bar, value in zip(self.bars[name], error):
+                bar.set_height(value)
+        diverged = [run.label for run in runs.values() if run.diverged]
+        self.message.set_text(f"diverged, not shown: {', '.join(diverged)}" if diverged else "")
+        error_range = _level(ERROR_RANGES, 0.0, largest)
+        self.ax.set_ylim(*error_range)
+        return error_range
+
+
+class EffectiveLrPanel:
+    """Adam's effective learning rate over the nominal one, against frequency."""
+
+    def __init__(self, fig, subplot_spec):
+        from matplotlib.ticker import FuncFormatter, NullLocator
+        self.ax = ax = fig.add_subplot(subplot_spec)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        scene.lr_points = [ax.plot([], [], linestyle="none", markersize=7, animated=True,
-                                  markeredgecolor="#1a1a1a", markeredgewidth=0.6,
-                                  color=C.TOKEN_COLOURS[i], marker=C.TOKEN_MARKERS[i])[0]
-                          for i in range(len(TOKENS))]
+        self.points = [ax.plot([], [], linestyle="none", markersize=7, animated=True,
+                               markeredgecolor="#1a1a1a", markeredgewidth=0.6,
+                               color=token_style(i)["color"], marker=token_style(i)["marker"])[0]
+                       for i in range(len(TOKENS))]
         ax.axhline(1.0, color="#4d4d4d", linestyle=(0, (4, 3)), linewidth=0.9)
         # A label on the line instead of a legend: one text is cheaper to draw than a box.
         ax.text(0.98, 1.15, "nominal lr", transform=ax.get_yaxis_transform(), ha="right",
@@ -357,25 +397,80 @@ class ExplorerFigure:
         ax.set_xlabel("token frequency p (per sample)")
         ax.set_ylabel("effective lr / nominal lr")
         ax.set_title("Adam's effective learning rate", fontsize=10.5)
-        scene.lr_message = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
-                                  va="center", color="#4d4d4d", fontsize=10, animated=True)
-        dynamic += scene.lr_points + [scene.error_message, scene.lr_message]
-        # Fixed label positions and plain tick labels: matplotlib otherwise measures every
-        # tick label of every axis to place the axis labels, and typesets log-axis labels
-        # as mathematics; together that was most of a full draw.
-        from matplotlib.ticker import FuncFormatter, NullLocator
-        width_px, height_px = fig.get_size_inches() * fig.dpi
-        for ax, below_px, left_px in ([(ax, 30, 40) for ax in scene.trajectory_axes.values()]
-                                      + [(scene.error_ax, 45, 40), (scene.lr_ax, 32, 48)]):
-            box = ax.get_position()
-            ax.xaxis.set_label_coords(0.5, -below_px / (box.height * height_px))
-            ax.yaxis.set_label_coords(-left_px / (box.width * width_px), 0.5)
+        self.message = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
+                               va="center", color="#4d4d4d", fontsize=10, animated=True)
+        self.dynamic = self.points + [self.message]
+        # Plain tick labels: log axes otherwise typeset theirs as mathematics.
         plain = FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}")
-        for axis in (scene.lr_ax.xaxis, scene.lr_ax.yaxis):
+        for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_formatter(plain)
             axis.set_minor_locator(NullLocator())
-        scene.fig, scene.dynamic, scene.backgrounds = fig, dynamic, {}
-        return scene
+        _place_labels(fig, ax, 32, 48)
+
+    def update(self, runs, settings) -> tuple[float, float]:
+        adam_run = runs.get("adam")
+        amplification_range = AMPLIFICATION_RANGES[0]
+        if adam_run is None or adam_run.diverged:
+            for point in self.points:
+                point.set_data([], [])
+            self.message.set_text("Adam diverged" if adam_run is not None
+                                  else "Choose Adam to see\nits effective learning rate")
+        else:
+            world = adam_run.world
+            amplification = adam_run.effective_lr() / settings.lr
+            for i, point in enumerate(self.points):
+                point.set_data([world.frequencies[i]], [amplification[i]])
+            self.message.set_text("")
+            amplification_range = _level(AMPLIFICATION_RANGES, amplification.min(),
+                                         amplification.max())
+        self.ax.set_ylim(*amplification_range)
+        return amplification_range
+
+
+class _Scene:
+    """The figure of one set of optimizers: its panels and its background cache."""
+
+    def __init__(self, names, size, dpi):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        self.fig = fig = Figure(figsize=size, dpi=dpi)
+        FigureCanvasAgg(fig)
+        # Fixed margins: a layout engine would redo the layout on every frame.
+        fig.subplots_adjust(left=0.08, right=0.975, top=0.9, bottom=0.1, hspace=0.5)
+        grid = fig.add_gridspec(2, 1, height_ratios=(1.1, 1.0))
+        bottom = grid[1].subgridspec(1, 2, wspace=0.28)
+        self.trajectories = TrajectoryPanels(fig, grid[0], names)
+        self.errors = ErrorPanel(fig, bottom[0, 0], names)
+        self.effective_lr = EffectiveLrPanel(fig, bottom[0, 1])
+        self.dynamic = (self.trajectories.dynamic + self.errors.dynamic
+                        + self.effective_lr.dynamic)
+        self.backgrounds = BackgroundCache()
+
+
+class ExplorerFigure:
+    """The explorer's figure: one panel of weight trajectories per optimizer (top row),
+    the final error per token and Adam's effective lr against frequency (bottom row).
+
+    ``draw(runs, settings)`` returns PNG bytes. While the axes stay as they were, only
+    the data (lines, bars, points, titles, messages) is drawn, on a cached background;
+    the axes change only with the set of optimizers or an axis range level."""
+
+    def __init__(self, width: float = 10.0, height: float = 6.2, dpi: int = 76):
+        from matplotlib import rc_params_from_file
+        self.size, self.dpi = (width, height), dpi
+        self.style = rc_params_from_file(STYLE_PATH, use_default_template=False)
+        self.style["axes.titley"] = 1.02
+        self.names: tuple[str, ...] | None = None
+        # A scene per set of optimizers: going back to a set seen before draws no text.
+        self._scenes: OrderedDict[tuple[str, ...], _Scene] = OrderedDict()
+        self.scene: _Scene | None = None
+        self._full_draws_before = 0     # of scenes already evicted
+
+    @property
+    def full_draws(self) -> int:
+        """How many frames needed the whole figure drawn."""
+        return self._full_draws_before + sum(s.backgrounds.full_draws
+                                             for s in self._scenes.values())
 
     def draw(self, runs: dict[str, ExplorerRun], settings: ExplorerSettings) -> bytes:
         import matplotlib
@@ -384,86 +479,21 @@ class ExplorerFigure:
             if names != self.names:
                 self._switch(names)
             scene = self.scene
-            axes_state = self._update(runs, settings)
-            canvas = scene.fig.canvas
-            background = scene.backgrounds.get(axes_state)
-            if background is None:
-                canvas.draw()                      # everything but the animated artists
-                background = scene.backgrounds[axes_state] = canvas.copy_from_bbox(scene.fig.bbox)
-                self.full_draws += 1
-                while len(scene.backgrounds) > 16:  # about 1.5 MB each: keep the recent ones
-                    scene.backgrounds.pop(next(iter(scene.backgrounds)))
-            else:
-                canvas.restore_region(background)
+            axes_state = (scene.trajectories.update(runs, settings), scene.errors.update(runs),
+                          scene.effective_lr.update(runs, settings))
+            scene.backgrounds.restore_or_draw(scene.fig.canvas, scene.fig, axes_state)
             for artist in scene.dynamic:
                 scene.fig.draw_artist(artist)
             return _png(scene.fig)
 
     def _switch(self, names: tuple[str, ...]) -> None:
-        """Makes the figure of this set of optimizers current, building it if new; a
-        set seen before comes back with its artists and rendered backgrounds."""
-        if names not in self._built:
-            self._built[names] = self._build(names)
-        self._built[names] = self._built.pop(names)      # most recently used last
-        self.scene, self.names = self._built[names], names
-        while len(self._built) > 8:
-            self._built.pop(next(iter(self._built)))
-
-    def _update(self, runs, settings) -> tuple:
-        """Puts the runs' data into the artists; returns what the axes depend on."""
-        scene = self.scene
-        world = next(iter(runs.values())).world
-        rows = _thinned(settings.n_steps, MAX_POINTS)
-        fraction_done = (rows + 1) / settings.n_steps
-        low, high = 0.0, 1.0
-        for name, run in runs.items():
-            # The learning rate fits in a title only while the panels are wide.
-            lr_text = f"  (lr = {settings.lr:.3g})" if len(runs) <= 3 else ""
-            scene.titles[name].set_text(run.label + lr_text)
-            if run.diverged:
-                for line in scene.lines[name]:
-                    line.set_data([], [])
-                scene.messages[name].set_text(f"{run.label} diverged\nat step {run.diverged_at:,}:\n"
-                                             f"lower the learning rate")
-                continue
-            drawn = run.weights[rows]
-            for i, line in enumerate(scene.lines[name]):
-                line.set_data(fraction_done, drawn[:, i])
-            scene.messages[name].set_text("")
-            low, high = min(low, drawn.min()), max(high, drawn.max())
-        weight_range = _level(WEIGHT_RANGES, low, high)
-        for labels in scene.step_labels.values():
-            for label in labels:
-                label.set_text(f"{round(label.get_position()[0] * settings.n_steps):,}")
-        scene.trajectory_axes[self.names[0]].set_ylim(*weight_range)
-
-        diverged = [run.label for run in runs.values() if run.diverged]
-        largest = 0.0
-        for name, run in runs.items():
-            error = np.zeros(world.n_tokens) if run.diverged else run.final_error
-            largest = max(largest, float(error.max()))
-            for bar, value in zip(scene.bars[name], error):
-                bar.set_height(value)
-        error_range = _level(ERROR_RANGES, 0.0, largest)
-        scene.error_ax.set_ylim(*error_range)
-        scene.error_message.set_text(f"diverged, not shown: {', '.join(diverged)}" if diverged else "")
-
-        adam_run = runs.get("adam")
-        amplification_range = AMPLIFICATION_RANGES[0]
-        if adam_run is None or adam_run.diverged:
-            for point in scene.lr_points:
-                point.set_data([], [])
-            scene.lr_message.set_text("Adam diverged" if adam_run is not None
-                                     else "Choose Adam to see\nits effective learning rate")
-        else:
-            amplification = adam_run.effective_lr() / settings.lr
-            for i, point in enumerate(scene.lr_points):
-                point.set_data([world.frequencies[i]], [amplification[i]])
-            scene.lr_message.set_text("")
-            amplification_range = _level(AMPLIFICATION_RANGES, amplification.min(),
-                                         amplification.max())
-        scene.lr_ax.set_ylim(*amplification_range)
-        return weight_range, error_range, amplification_range
+        if names not in self._scenes:
+            self._scenes[names] = _Scene(names, self.size, self.dpi)
+        self._scenes.move_to_end(names)
+        self.scene, self.names = self._scenes[names], names
+        while len(self._scenes) > 8:
+            _, evicted = self._scenes.popitem(last=False)
+            self._full_draws_before += evicted.backgrounds.full_draws
 
 
 def _line_style(index: int) -> dict:
@@ -498,6 +528,8 @@ class Explorer:
 
     def __init__(self, settings: ExplorerSettings | None = None):
         import ipywidgets as widgets
+        if settings is not None and not isinstance(settings, ExplorerSettings):
+            raise TypeError(f"settings must be ExplorerSettings, got {type(settings).__name__}")
         self.model, self.figure = ExplorerModel(), ExplorerFigure()
         self.settings = settings or ExplorerSettings()
         self.runs: dict[str, ExplorerRun] = {}
@@ -505,23 +537,25 @@ class Explorer:
         wide = {"style": {"description_width": "190px"}, "layout": widgets.Layout(width="480px")}
         self.controls = {
             "optimizers": widgets.SelectMultiple(
-                options=[(DISPLAY_NAMES[n], n) for n in OPTIMIZER_NAMES], rows=6,
-                description="optimizers", style={"description_width": "80px"},
-                layout=widgets.Layout(width="240px")),
+                options=[(REGISTRY[n].display_name, n) for n in OPTIMIZER_NAMES],
+                rows=len(OPTIMIZER_NAMES), description="optimizers",
+                style={"description_width": "80px"}, layout=widgets.Layout(width="240px")),
             "lr": widgets.FloatLogSlider(base=10, min=-4, max=0.5, step=0.05,
                                          description="learning rate", readout_format=".3g", **wide),
             "beta1": widgets.FloatSlider(min=0.0, max=0.99, step=0.01,
-                                         description="β1 (Adam, momentum)", **wide),
+                                         description="β1 (momentum decay)", **wide),
             "beta2": widgets.SelectionSlider(options=BETA2_CHOICES,
                                              description="β2 (Adam, RMSProp)", **wide),
             "eps": widgets.SelectionSlider(options=[(f"{e:g}", e) for e in EPS_CHOICES],
                                            description="ε (Adam, RMSProp, AdaGrad)", **wide),
-            "batch_size": widgets.SelectionSlider(options=BATCH_SIZES, description="batch size", **wide),
+            "batch_size": widgets.SelectionSlider(options=BATCH_SIZES, description="batch size",
+                                                  **wide),
             "n_steps": widgets.SelectionSlider(options=[(f"{n:,}", n) for n in STEP_CHOICES],
                                                description="steps", **wide),
             "rare_frequency": widgets.FloatLogSlider(
-                base=10, min=np.log10(RARE_FREQUENCY_RANGE[0]), max=np.log10(RARE_FREQUENCY_RANGE[1]),
-                step=0.1, description="p of thalweg", readout_format=".2g", **wide),
+                base=10, min=np.log10(RARE_FREQUENCY_RANGE[0]),
+                max=np.log10(RARE_FREQUENCY_RANGE[1]), step=0.1, description="p of thalweg",
+                readout_format=".2g", **wide),
             "seed": widgets.BoundedIntText(min=0, max=999_999, description="seed",
                                            style={"description_width": "80px"},
                                            layout=widgets.Layout(width="240px")),
@@ -536,9 +570,10 @@ class Explorer:
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         self.reset_button.on_click(lambda _: self.reset())
-        left = widgets.VBox([self.controls[k] for k in
-                             ("lr", "beta1", "beta2", "eps", "batch_size", "n_steps", "rare_frequency")])
-        right = widgets.VBox([self.controls["optimizers"], self.controls["seed"], self.reset_button])
+        sliders = ("lr", "beta1", "beta2", "eps", "batch_size", "n_steps", "rare_frequency")
+        left = widgets.VBox([self.controls[k] for k in sliders])
+        right = widgets.VBox([self.controls["optimizers"], self.controls["seed"],
+                              self.reset_button])
         self.widget = widgets.VBox([widgets.HBox([left, right]), self.readout, self.image])
         self.update()
 
@@ -579,8 +614,9 @@ class Explorer:
         import html
         try:
             settings = ExplorerSettings(**{k: c.value for k, c in self.controls.items()})
-        except ValueError as error:
-            self.readout.value = f'<span style="color:#8b0000">{html.escape(str(error))}</span>'
+        except (TypeError, ValueError, KeyError) as error:
+            message = html.escape(str(error))
+            self.readout.value = f'<span style="color:{WARNING_RED}">{message}</span>'
             return
         started = time.perf_counter()
         runs = self.model.run(settings)

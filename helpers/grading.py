@@ -103,23 +103,25 @@ def check_adam_step(adam_step: Callable) -> str:
     inputs = [a.copy() for a in (w, g, m, v)]
     result = _call(adam_step, "adam_step", w, g, m, v, 1, **hp)
     if not isinstance(result, tuple) or len(result) != 3:
-        _fail(f"adam_step should return three arrays (w, m, v) as a tuple, got {type(result).__name__}"
+        _fail(f"adam_step should return three arrays (w, m, v) as a tuple, "
+              f"got {type(result).__name__}"
               + (f" of length {len(result)}" if isinstance(result, tuple) else ""))
-    new_w, new_m, new_v = (_as_array(r, f"returned {n}", (6,)) for r, n in zip(result, "wmv"))
+    _, new_m, new_v = (_as_array(r, f"returned {n}", (6,)) for r, n in zip(result, "wmv"))
     if any(not np.array_equal(a, b) for a, b in zip((w, g, m, v), inputs)):
         _fail("adam_step changed one of its inputs in place; build new arrays instead "
-              "(e.g. m_new = beta1 * m + (1 - beta1) * g), so the caller's arrays stay as they were")
+              "(e.g. m_new = beta1 * m + (1 - beta1) * g), so the caller's arrays stay as "
+              "they were")
     variants = _adam_variants(w, g, m, v, 1, **hp)
     if not np.allclose(new_m, variants["correct"][1], rtol=1e-9, atol=1e-12):
         hint = (" It looks like m was not averaged: m_t = beta1 * m + (1 - beta1) * g."
                 if np.allclose(new_m, g) else "")
-        _fail(f"after step 1 from m = 0, m should be (1 - beta1) * g = {_fmt(variants['correct'][1])}; "
-              f"yours is {_fmt(new_m)}.{hint}")
+        _fail(f"after step 1 from m = 0, m should be (1 - beta1) * g = "
+              f"{_fmt(variants['correct'][1])}; yours is {_fmt(new_m)}.{hint}")
     if not np.allclose(new_v, variants["correct"][2], rtol=1e-9, atol=1e-15):
         hint = (" v must average the *squared* gradients, g * g."
                 if np.allclose(new_v, (1 - hp["beta2"]) * g) else "")
-        _fail(f"after step 1 from v = 0, v should be (1 - beta2) * g**2 = {_fmt(variants['correct'][2])}; "
-              f"yours is {_fmt(new_v)}.{hint}")
+        _fail(f"after step 1 from v = 0, v should be (1 - beta2) * g**2 = "
+              f"{_fmt(variants['correct'][2])}; yours is {_fmt(new_v)}.{hint}")
 
     # Step 1 cannot tell a missing bias correction apart (m/v ratios cancel); step 3 can.
     w3, m3, v3 = w.copy(), m.copy(), v.copy()
@@ -161,12 +163,14 @@ def check_effective_lr(effective_lr: Callable) -> str:
     """``effective_lr(v, t, lr, beta2, eps)``: Adam's lr / (sqrt(v_hat) + eps)."""
     v = np.array([4e-2, 1e-3, 2.5e-5, 0.0])
     for t, lr, beta2, eps in ((3000, 0.05, 0.999, 1e-8), (10, 0.01, 0.99, 1e-3)):
-        got = _as_array(_call(effective_lr, "effective_lr", v, t, lr, beta2, eps), "effective_lr", v.shape)
+        got = _as_array(_call(effective_lr, "effective_lr", v, t, lr, beta2, eps),
+                        "effective_lr", v.shape)
         expected = lr / (np.sqrt(v / (1 - beta2 ** t)) + eps)
         if not np.allclose(got, expected, rtol=1e-9):
             no_correction = lr / (np.sqrt(v) + eps)
             hint = (" It matches lr / (sqrt(v) + eps): v needs its bias correction, "
-                    "v_hat = v / (1 - beta2**t)." if np.allclose(got, no_correction, rtol=1e-9) else "")
+                    "v_hat = v / (1 - beta2**t)."
+                    if np.allclose(got, no_correction, rtol=1e-9) else "")
             _fail(f"for v = {_fmt(v)}, t = {t}, lr = {lr}, beta2 = {beta2}, eps = {eps}: expected "
                   f"{_fmt(expected)}, yours {_fmt(got)}.{hint}")
     return "effective_lr: correct, including v = 0 (where it is lr / eps)."
@@ -188,7 +192,8 @@ def check_predicted_weight(predicted_weight: Callable) -> str:
                 hint = " That is the distance still to go; the weight is 1 minus it."
             elif np.isclose(got, lr * p * t, rtol=1e-6):
                 hint = (" That is the straight line of the first steps; the gap to the true "
-                        "weight shrinks by a factor (1 - lr * p) each step, so it decays exponentially.")
+                        "weight shrinks by a factor (1 - lr * p) each step, so it decays "
+                        "exponentially.")
             _fail(f"for p = {p}, lr = {lr}, t = {t} the model gives {expected:.6f}; yours gives "
                   f"{float(np.asarray(got)):.6f}.{hint}")
     return "predicted_weight: matches w(t) = 1 - exp(-lr p t)."
@@ -218,7 +223,8 @@ def check_stability_limit(limit: float) -> str:
         _fail(f"the stability limit should be a number, got {type(limit).__name__}")
     if np.isclose(value, 1 / np.linalg.eigvalsh(make_world().expected_hessian()).max(), rtol=1e-3):
         _fail("that is 1 / lambda_max; gradient descent on a quadratic is stable while "
-              "lr < 2 / lambda_max (each step multiplies the error along the top eigenvector by 1 - lr * lambda_max)")
+              "lr < 2 / lambda_max (each step multiplies the error along the top eigenvector "
+              "by 1 - lr * lambda_max)")
     if not np.isclose(value, expected, rtol=1e-3):
         _fail(f"2 / lambda_max of the expected Hessian is {expected:.4f}; yours is {value:.4f}. "
               f"Use the largest eigenvalue (np.linalg.eigvalsh(H).max()).")
@@ -228,8 +234,8 @@ def check_stability_limit(limit: float) -> str:
 def check_divergence_lr(first_diverging_lr: float, grid) -> str:
     """The smallest lr of ``grid`` at which SGD diverges on the reference world (seed 0)."""
     from .optimizers import sgd
+    from .streams import make_rng
     from .training import train
-    from .world import make_rng
     grid = np.sort(np.asarray(grid, dtype=float))
     diverging = []
     for lr in grid:
@@ -297,8 +303,9 @@ def check_hard_world(frequencies, seeds=range(5), n_steps: int = REFERENCE.n_ste
               f"stability limit {limit:.3g}) every token ends within {worst_sgd[best]:.3f} of "
               f"its target on average. Make one token rarer, or the others more frequent.")
     if adam_error.max() >= 0.5 * worst_sgd[best]:
-        _fail(f"Adam (lr 0.05) does not do much better: its worst token ends {adam_error.max():.3f} "
-              f"from the target, against tuned SGD's {worst_sgd[best]:.3f}. A token so rare that "
-              f"it almost never appears defeats every optimizer; make it a little less rare.")
+        _fail(f"Adam (lr 0.05) does not do much better: its worst token ends "
+              f"{adam_error.max():.3f} from the target, against tuned SGD's "
+              f"{worst_sgd[best]:.3f}. A token so rare that it almost never appears defeats "
+              f"every optimizer; make it a little less rare.")
     return (f"a hard world: tuned SGD (lr {lrs[best]:.3g}) leaves a token {worst_sgd[best]:.2f} "
             f"from its target; Adam gets every token within {adam_error.max():.2f}.")

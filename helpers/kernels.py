@@ -1,40 +1,98 @@
-"""Compiled inner loops (Numba) for the two places where Python's cost per step is the
-bottleneck: the engine's minibatch gradients for many runs at once, and the explorer's
-single runs of a few thousand steps.
+"""The two inner loops where Python's cost per step is the bottleneck, compiled with
+Numba when it is available, in plain NumPy when it is not.
 
-Each kernel has a plain NumPy counterpart elsewhere in ``helpers`` (the formula
-``X^T (X w - y) / B`` and the updates in ``optimizers``), and tests check that the two
-agree to rounding. Kernels compile on first use and are cached next to this file, so
-later processes load them in a fraction of a second. ``nogil=True`` lets the engine's
-threads run kernels in parallel."""
+* :func:`batch_gradient`: the many-run engine's minibatch gradients for every run of
+  a step at once (:func:`helpers.sweep`).
+* :func:`run_optimizers`: whole single runs of a few optimizers on one seed's batches
+  (the explorer).
+
+Both paths compute the same thing with the same functions: the update rules of
+:mod:`helpers.optimizers` and :func:`~helpers.model.got_gradient` /
+:func:`~helpers.model.diverged` are plain Python that Numba compiles into the loops
+(``register_jitable``), so no formula is written twice. The compiled gradient is the
+loop form of :func:`helpers.model.minibatch_gradient`; tests pin the two together, and
+the compiled runs to the NumPy runs, for every optimizer and every branch.
+
+**Without Numba** (not installable on a platform, a Pyodide kernel, a broken llvmlite,
+or ``HELPERS_NO_NUMBA=1`` in the environment) everything runs through NumPy and gives
+the same numbers, more slowly; a one-time :class:`CompiledPathWarning` says so and why.
+:func:`status` tells which path is in use.
+
+**Cache.** Compiled kernels are cached on disk, so later processes load them in a
+fraction of a second. Numba looks for a writable place in this order: the folder named
+by ``NUMBA_CACHE_DIR``, the package's ``__pycache__``, the user's cache folder. If none
+is writable, the kernels are cached in the system's temporary folder, or, failing that,
+compiled in every process. The cache is keyed by the source of this file, of
+``optimizers.py`` and of ``model.py``, so editing an update rule never runs stale code.
+"""
 
 from __future__ import annotations
 
-import numba
+import hashlib
+import os
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
-_jit = numba.njit(nogil=True, cache=True)
+from . import model, optimizers
+from .model import diverged, got_gradient, minibatch_gradient, newly_diverged
+from .optimizers import (
+    REGISTRY,
+    adagrad_update,
+    adam_update,
+    check_optimizer,
+    kernel_hyperparameters,
+    momentum_update,
+    rmsprop_update,
+    sgd_update,
+    sign_update,
+)
+from .validation import check_finite
 
-# Optimizer codes of run_single, in the order of helpers.optimizers.
-SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM, SIGN_DESCENT = range(6)
-KIND_CODES = {"sgd": SGD, "momentum": MOMENTUM, "adagrad": ADAGRAD, "rmsprop": RMSPROP,
-              "adam": ADAM, "sign_descent": SIGN_DESCENT}
+DISABLE_VARIABLE = "HELPERS_NO_NUMBA"
 
 
-@_jit
-def _fill_present(tokens, thresholds, present):
-    """present[i, j] = 1.0 when token i is in sample j (tokens (n, B) raw integers)."""
-    n, B = tokens.shape
-    for i in range(n):
-        for j in range(B):
-            present[i, j] = 1.0 if tokens[i, j] < thresholds[i] else 0.0
+class CompiledPathWarning(RuntimeWarning):
+    """The compiled path is off (or uncached); the message says why."""
 
 
-@_jit
+# --- the loops, as plain Python (Numba compiles them; see _compile) -------------------
+
+# Optimizer codes of the compiled dispatch: one branch of _update_weight per optimizer.
+KERNEL_CODES = {name: code for code, name in enumerate(
+    ("sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent"))}
+SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM, SIGN_DESCENT = (KERNEL_CODES[n] for n in (
+    "sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent"))
+
+
+def _update_weight(kind, i, w, g, t, first, second, h):
+    """Weight i's step under optimizer ``kind``: the registry's rule on single numbers.
+    ``first``/``second`` hold the rule's state arrays in the order of its state fields;
+    ``h`` its hyperparameters in the order of its signature."""
+    if kind == SGD:
+        w[i] = sgd_update(w[i], g, t, h[0])[0]
+    elif kind == MOMENTUM:
+        w[i], first[i] = momentum_update(w[i], g, t, first[i], h[0], h[1])
+    elif kind == ADAGRAD:
+        w[i], first[i] = adagrad_update(w[i], g, t, first[i], h[0], h[1])
+    elif kind == RMSPROP:
+        w[i], first[i] = rmsprop_update(w[i], g, t, first[i], h[0], h[1], h[2])
+    elif kind == ADAM:
+        w[i], first[i], second[i] = adam_update(w[i], g, t, first[i], second[i],
+                                                h[0], h[1], h[2], h[3], h[4] != 0.0)
+    elif kind == SIGN_DESCENT:
+        w[i] = sign_update(w[i], g, t, h[0])[0]
+    else:
+        raise ValueError("unknown optimizer code")
+
+
 def _gradient(present, w, true_w, noise, residual, grad):
-    """grad = X^T (X (w - w*) - noise) / B, in the order of the formula: first
-    r_j = sum_i (w_i - w*_i) x_ij - noise_j, then grad_i = sum_j r_j x_ij / B. Inner loops
-    run along the batch, which is contiguous."""
+    """grad = X^T (X (w - w*) - noise) / B for one run, as loops (present: X^T, (n, B)):
+    first r_j = sum_i (w_i - w*_i) x_ij - noise_j, then grad_i = sum_j r_j x_ij / B."""
     n, B = present.shape
     residual[:] = 0.0
     for i in range(n):
@@ -50,85 +108,271 @@ def _gradient(present, w, true_w, noise, residual, grad):
         grad[i] = total / B
 
 
-@_jit
-def batch_gradient(tokens, thresholds, w, true_w, noise, grad, grad_nonzero_steps, zero_tol):
-    """Minibatch gradients of the linear model for S runs x G settings, in place.
+def _batch_gradient(tokens, thresholds, w, true_w, noise, grad, grad_nonzero_steps):
+    """The engine's step: minibatch gradients for S runs x G settings, in place.
 
-    tokens (S, n, B) uint32 raw integers (token i is in sample j when
-    tokens[s, i, j] < thresholds[i]); w, grad, grad_nonzero_steps (S, G, n); noise (S, B)
-    is the label noise, y = x . w* + noise. A weight whose |grad| > zero_tol counts a
-    step with a gradient."""
+    tokens (S, n, B) raw uint32 integers (token i is in sample j when
+    tokens[s, i, j] < thresholds[i]); w, grad, grad_nonzero_steps (S, G, n); noise (S, B)."""
     S, n, B = tokens.shape
     G = w.shape[1]
     present = np.empty((n, B))
     residual = np.empty(B)
     for s in range(S):
-        _fill_present(tokens[s], thresholds, present)
-        for g in range(G):
-            _gradient(present, w[s, g], true_w, noise[s], residual, grad[s, g])
+        for i in range(n):
+            for j in range(B):
+                present[i, j] = 1.0 if tokens[s, i, j] < thresholds[i] else 0.0
+        for k in range(G):
+            _gradient(present, w[s, k], true_w, noise[s], residual, grad[s, k])
             for i in range(n):
-                if abs(grad[s, g, i]) > zero_tol:
-                    grad_nonzero_steps[s, g, i] += 1
+                if got_gradient(grad[s, k, i]):
+                    grad_nonzero_steps[s, k, i] += 1
 
 
-@_jit
-def run_single(kind, hyper, tokens, thresholds, noise, true_w, zero_tol, divergence_threshold,
-               weights, grad_nonzero_steps, state):
-    """One run of one optimizer from w = 0, every step, as helpers.optimizers computes it.
-
-    hyper = (lr, beta1, beta2, eps, bias_correction); each optimizer reads what it uses
-    (momentum's beta is beta1, RMSProp's beta is beta2). tokens (T, n, B), noise (T, B).
-    Fills weights (T, n) after each step, grad_nonzero_steps (n) and state (2, n): the
-    optimizer's memory after the last step (Adam: m, v; momentum: buf; AdaGrad: sum of
-    squares; RMSProp: v). Returns the step at which the run diverged (a weight non-finite
-    or above the threshold in magnitude), or 0; rows from that step on are NaN."""
-    T, n, B = tokens.shape
-    lr, beta1, beta2, eps, bias_correction = hyper[0], hyper[1], hyper[2], hyper[3], hyper[4]
+def _run_single(kind, h, uniforms, frequencies, noise, true_w, weights, grad_nonzero_steps,
+                first, second):
+    """One run from w = 0 over every batch of ``uniforms`` (T, B, n) (token i is in
+    sample j when uniforms[t, j, i] < frequencies[i]) with label noise ``noise`` (T, B).
+    Fills weights (T, n), the gradient counts and the state arrays; returns the step at
+    which the run diverged (its rows from then on NaN), or 0."""
+    T, B, n = uniforms.shape
     w = np.zeros(n)
     grad = np.empty(n)
-    first = state[0]
-    second = state[1]
-    first[:] = 0.0
-    second[:] = 0.0
     present = np.empty((n, B))
     residual = np.empty(B)
+    first[:] = 0.0
+    second[:] = 0.0
     for step in range(T):
-        _fill_present(tokens[step], thresholds, present)
+        for i in range(n):
+            for j in range(B):
+                present[i, j] = 1.0 if uniforms[step, j, i] < frequencies[i] else 0.0
         _gradient(present, w, true_w, noise[step], residual, grad)
         t = step + 1
         for i in range(n):
-            g = grad[i]
-            if abs(g) > zero_tol:
+            if got_gradient(grad[i]):
                 grad_nonzero_steps[i] += 1
-            if kind == SGD:
-                w[i] = w[i] - lr * g
-            elif kind == MOMENTUM:
-                first[i] = beta1 * first[i] + g
-                w[i] = w[i] - lr * first[i]
-            elif kind == ADAGRAD:
-                second[i] = second[i] + g * g
-                w[i] = w[i] - lr * g / (np.sqrt(second[i]) + eps)
-            elif kind == RMSPROP:
-                second[i] = beta2 * second[i] + (1 - beta2) * g * g
-                w[i] = w[i] - lr * g / (np.sqrt(second[i]) + eps)
-            elif kind == ADAM:
-                first[i] = beta1 * first[i] + (1 - beta1) * g
-                second[i] = beta2 * second[i] + (1 - beta2) * g * g
-                if bias_correction:
-                    m_hat = first[i] / (1 - beta1 ** t)
-                    v_hat = second[i] / (1 - beta2 ** t)
-                else:
-                    m_hat = first[i]
-                    v_hat = second[i]
-                w[i] = w[i] - lr * m_hat / (np.sqrt(v_hat) + eps)
-            else:
-                w[i] = w[i] - lr * np.sign(g)
-        diverged = False
+            _update_weight(kind, i, w, grad[i], t, first, second, h)
+        blown = False
         for i in range(n):
             weights[step, i] = w[i]
-            if not abs(w[i]) <= divergence_threshold:     # NaN fails this too
-                diverged = True
-        if diverged:
+            if diverged(w[i]):
+                blown = True
+        if blown:
             weights[step:] = np.nan
             return t
     return 0
+
+
+# --- compiling, once per process ------------------------------------------------------
+
+_lock = threading.Lock()
+_compiled: dict | None = None       # name -> compiled function, once compiled
+_reason: str | None = None          # why the compiled path is off (None: on, or not tried)
+
+
+def _source_key() -> str:
+    """A digest of every source file the kernels compile code from."""
+    digest = hashlib.sha256()
+    for module in (optimizers, model):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _jit(numba, function, key: str):
+    """``numba.njit(cache=True)``, falling back to a temporary cache folder and then to
+    no cache when no writable place exists (Numba raises "no locator available")."""
+    function.__qualname__ = f"{function.__name__}_{key}"     # the cache's key: the sources
+    try:
+        return numba.njit(nogil=True, cache=True)(function)
+    except RuntimeError as error:
+        if "cannot cache" not in str(error):
+            raise
+    fallback = os.path.join(tempfile.gettempdir(), "helpers-numba-cache")
+    try:
+        os.makedirs(fallback, exist_ok=True)
+        numba.config.CACHE_DIR = fallback
+        return numba.njit(nogil=True, cache=True)(function)
+    except (OSError, RuntimeError):
+        warnings.warn("helpers: no writable folder for Numba's cache (set NUMBA_CACHE_DIR to "
+                      "one); the kernels are compiled anew in every process",
+                      CompiledPathWarning, stacklevel=4)
+        return numba.njit(nogil=True, cache=False)(function)
+
+
+def _compile() -> dict:
+    import numba
+    from numba.extending import register_jitable
+
+    key = _source_key()
+    for function in (got_gradient, diverged, _gradient, _update_weight,
+                     *(spec.update for spec in REGISTRY.values() if spec.elementwise)):
+        register_jitable(function)
+    kernels = {"batch_gradient": _jit(numba, _batch_gradient, key),
+               "run_single": _jit(numba, _run_single, key)}
+    # Compile (or load) now, on tiny inputs, so that a broken toolchain shows here, once.
+    tokens = np.zeros((1, 1, 1), dtype=np.uint32)
+    kernels["batch_gradient"](tokens, np.ones(1, dtype=np.uint64), np.zeros((1, 1, 1)),
+                              np.ones(1), np.zeros((1, 1)), np.empty((1, 1, 1)),
+                              np.zeros((1, 1, 1), dtype=np.int64))
+    kernels["run_single"](SGD, np.ones(5), np.zeros((1, 1, 1)), np.ones(1), np.zeros((1, 1)),
+                          np.ones(1), np.empty((1, 1)), np.zeros(1, dtype=np.int64),
+                          np.zeros(1), np.zeros(1))
+    return kernels
+
+
+def _kernels() -> dict | None:
+    """The compiled kernels, or None on the NumPy path (deciding, once, which)."""
+    global _compiled, _reason
+    if _compiled is not None or _reason is not None:
+        return _compiled
+    with _lock:
+        if _compiled is None and _reason is None:
+            if os.environ.get(DISABLE_VARIABLE, "").strip() not in ("", "0"):
+                _reason = f"{DISABLE_VARIABLE}={os.environ[DISABLE_VARIABLE]} is set"
+            else:
+                try:
+                    _compiled = _compile()
+                except Exception as error:      # no numba, a broken llvmlite, ...
+                    _reason = f"Numba is unavailable ({type(error).__name__}: {error})"
+            if _reason is not None:
+                warnings.warn(f"helpers: the compiled path is off because {_reason}; the NumPy "
+                              f"path gives the same numbers, more slowly", CompiledPathWarning,
+                              stacklevel=3)
+    return _compiled
+
+
+def status() -> str:
+    """Which path the kernels use, and why (decides it if not yet decided)."""
+    if _kernels() is not None:
+        return "compiled (Numba)"
+    return f"NumPy (the compiled path is off because {_reason})"
+
+
+def is_compiled() -> bool:
+    return _kernels() is not None
+
+
+# --- the two entry points ---------------------------------------------------------------
+
+def _choose(compiled: bool | None) -> dict | None:
+    """The compiled kernels to use, or None for the NumPy path. ``compiled=None`` takes
+    whichever is available, ``False`` forces NumPy, ``True`` insists on Numba."""
+    if compiled is None:
+        return _kernels()
+    if not isinstance(compiled, (bool, np.bool_)):
+        raise TypeError(f"compiled must be True, False or None, got {compiled!r}")
+    if not compiled:
+        return None
+    kernels = _kernels()
+    if kernels is None:
+        raise RuntimeError(f"the compiled path was asked for, but it is off because {_reason}")
+    return kernels
+
+
+def batch_gradient(tokens, thresholds, w, true_w, noise, grad, grad_nonzero_steps, *,
+                   compiled: bool | None = None) -> None:
+    """Minibatch gradients of the linear model for S runs x G settings, written into
+    ``grad`` (S, G, n); ``grad_nonzero_steps`` (S, G, n) counts the weights that got one.
+
+    tokens (S, n, B) raw uint32 integers, thresholds (n,) uint64 (token i is in sample j
+    when tokens[s, i, j] < thresholds[i]); w (S, G, n); noise (S, B), so that
+    y = X w* + noise. ``compiled``: see :func:`run_optimizers`."""
+    kernels = _choose(compiled)
+    if kernels is not None:
+        kernels["batch_gradient"](tokens, thresholds, w, true_w, noise, grad, grad_nonzero_steps)
+        return
+    X = np.swapaxes(tokens < thresholds[:, None], 1, 2).astype(float)     # (S, B, n)
+    y = X @ true_w + noise
+    grad[...] = minibatch_gradient(w, X, y, check=False)
+    grad_nonzero_steps += got_gradient(grad)
+
+
+@dataclass(frozen=True, eq=False)
+class SingleRun:
+    """One optimizer's run: weights after every step (NaN from the step it diverged on),
+    steps with a gradient per weight, the step it diverged at (0 if it did not) and its
+    state after the last step."""
+
+    weights: np.ndarray
+    grad_nonzero_steps: np.ndarray
+    diverged_at: int
+    state: tuple
+
+
+def run_optimizers(optimizer_list, world, uniforms, normals, *,
+                   compiled: bool | None = None) -> list[SingleRun]:
+    """Each optimizer from w = 0 on the same batches: ``uniforms`` (T, B, n) and
+    ``normals`` (T, B) from :class:`helpers.streams.SeriesDraws` (batch k is
+    ``X = uniforms[k] < p``, ``y = X w* + sigma normals[k]``). Hyperparameters must be
+    single numbers; an optimizer without a compiled branch runs on the NumPy path.
+    ``compiled=None`` uses Numba when it is available, ``False`` forces the NumPy path
+    (tests and benchmarks compare the two), ``True`` fails if Numba is off."""
+    kernels = _choose(compiled)
+    hyperparameters = [kernel_hyperparameters(check_optimizer("each optimizer", optimizer))
+                       for optimizer in optimizer_list]
+    uniforms = check_finite("uniforms", uniforms)
+    normals = check_finite("normals", normals)
+    if uniforms.ndim != 3 or uniforms.shape[1:] != (world.batch_size, world.n_tokens) \
+            or normals.shape != uniforms.shape[:2]:
+        raise ValueError(f"uniforms must have shape (steps, {world.batch_size}, "
+                         f"{world.n_tokens}) and normals (steps, {world.batch_size}) for this "
+                         f"world, got {uniforms.shape} and {normals.shape}")
+    noise = world.noise_std * normals
+    results = [None] * len(optimizer_list)
+    numpy_path = []
+    for index, optimizer in enumerate(optimizer_list):
+        if kernels is None or optimizer.name not in KERNEL_CODES or optimizer.schedule:
+            numpy_path.append(index)
+            continue
+        T, n = uniforms.shape[0], world.n_tokens
+        weights = np.empty((T, n))
+        counts = np.zeros(n, dtype=np.int64)
+        state = np.zeros((2, n))
+        at = kernels["run_single"](KERNEL_CODES[optimizer.name], hyperparameters[index],
+                                   uniforms, world.frequencies, noise, world.true_weights,
+                                   weights, counts, state[0], state[1])
+        slots = optimizer.spec.slots
+        results[index] = SingleRun(weights, counts, int(at),
+                                   optimizer.spec.state(T if not at else at, *state[:len(slots)]))
+    if numpy_path:
+        runs = _run_numpy([optimizer_list[i] for i in numpy_path], world, uniforms, noise)
+        for index, run in zip(numpy_path, runs):
+            results[index] = run
+    return results
+
+
+def _run_numpy(optimizer_list, world, uniforms, noise) -> list[SingleRun]:
+    """The NumPy path of :func:`run_optimizers`: every optimizer steps on the same batch,
+    whose gradient is computed for all of them at once."""
+    T, n, k = uniforms.shape[0], world.n_tokens, len(optimizer_list)
+    W = np.zeros((k, n))
+    states = [opt.init(W[j]) for j, opt in enumerate(optimizer_list)]
+    weights = np.empty((T, k, n))
+    counts = np.zeros((k, n), dtype=np.int64)
+    diverged_at = np.zeros(k, dtype=np.int64)
+    alive = np.ones(k, dtype=bool)
+    all_alive = True
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(T):
+            X = (uniforms[step] < world.frequencies).astype(float)
+            y = X @ world.true_weights + noise[step]
+            G = minibatch_gradient(W, X, y, check=False)
+            counts += got_gradient(G)
+            new_W = np.empty_like(W)
+            for j, optimizer in enumerate(optimizer_list):
+                if alive[j]:
+                    new_W[j], states[j] = optimizer.step(W[j], G[j], states[j], check=False)
+                else:
+                    new_W[j] = np.nan
+            newly = newly_diverged(new_W, alive, all_alive)
+            if newly is not None:
+                diverged_at[newly] = step + 1
+                alive &= ~newly
+                new_W[~alive] = np.nan
+                all_alive = False
+            W = new_W
+            weights[step] = W
+            if not alive.any():
+                weights[step:] = np.nan
+                break
+    return [SingleRun(weights[:, j], counts[j], int(diverged_at[j]), states[j])
+            for j in range(k)]

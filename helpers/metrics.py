@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_finite, check_positive
 from .training import TrainResult
+from .validation import (
+    as_float_array,
+    check_finite,
+    check_frequencies,
+    check_int,
+    check_positive,
+    check_probability,
+    check_real,
+)
 
 
 def _require_result(result) -> TrainResult:
     if not isinstance(result, TrainResult):
-        raise ValueError(f"result must be a TrainResult from helpers.train, "
-                         f"got {type(result).__name__}")
+        raise TypeError(f"result must be a TrainResult from helpers.train, "
+                        f"got {type(result).__name__}")
     if result.diverged:
         raise ValueError(
             f"{result.optimizer!r} diverged (first at step {int(result.diverged_at.max())}); "
@@ -44,11 +52,11 @@ def steps_to_reach(trajectory, threshold: float = 0.5) -> np.ndarray:
 
     ``trajectory`` has time on its first axis, e.g. ``result.weights`` or
     ``result.trajectory("thalweg")``."""
-    trajectory = np.asarray(trajectory, dtype=float)
+    trajectory = as_float_array("trajectory", trajectory)
     if trajectory.ndim < 1 or trajectory.shape[0] == 0:
         raise ValueError(f"trajectory must have time on a non-empty first axis, "
                          f"got shape {trajectory.shape}")
-    threshold = float(check_finite("threshold", threshold, shape=()))
+    threshold = check_real("threshold", threshold)
     reached = trajectory >= threshold
     first = np.argmax(reached, axis=0) + 1.0
     return np.where(reached.any(axis=0), first, np.inf)
@@ -72,8 +80,13 @@ def expected_sgd_weight(lr, frequencies, steps, true_weight: float = 1.0) -> np.
     """Expected-gradient model of SGD from zero, ignoring the coupling between tokens:
     ``w_i(t) = w_true (1 - exp(-lr p_i t))``. Shape ``(len(steps), len(frequencies))``."""
     lr = check_positive("lr", lr)
-    p = np.atleast_1d(check_positive("frequencies", frequencies))
-    t = np.atleast_1d(np.asarray(steps, dtype=float))
+    if np.ndim(lr) != 0:
+        raise ValueError(f"lr must be a single number here, got an array of shape {np.shape(lr)}")
+    p = check_frequencies("frequencies", np.atleast_1d(as_float_array("frequencies", frequencies)))
+    t = np.atleast_1d(check_finite("steps", steps))
+    if t.ndim != 1 or np.any(t < 0):
+        raise ValueError(f"steps must be a 1-D list of step counts >= 0, got {t.tolist()[:6]}")
+    true_weight = check_real("true_weight", true_weight)
     return true_weight * (1.0 - np.exp(-lr * np.outer(t, p)))
 
 
@@ -85,22 +98,27 @@ def loglog_slope_interval(x, samples, level: float = 0.95, n_boot: int = 2000,
     whole seeds (rows) with replacement, recomputes the medians and refits. Returns
     ``(slope, low, high)``."""
     x = np.atleast_1d(check_positive("x", x))
-    samples = np.asarray(samples, dtype=float)
+    if x.ndim != 1 or x.size < 2 or np.all(x == x[0]):
+        raise ValueError(f"x must hold at least two different values, got {x.tolist()[:6]}")
+    samples = as_float_array("samples", samples)
     if samples.ndim != 2 or samples.shape[1] != x.size or samples.shape[0] < 2:
         raise ValueError(f"samples must have shape (seeds >= 2, {x.size}), got {samples.shape}")
     if not np.all(np.isfinite(samples)) or np.any(samples <= 0):
         raise ValueError("samples must be finite and > 0 (a run that never reached the "
                          "threshold has no time to fit: run longer)")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
+    level = check_probability("level", level)
+    n_boot = check_int("n_boot", n_boot, minimum=100, maximum=1_000_000)
+    seed = check_int("seed", seed, minimum=0)
     log_x = np.log10(x)
     centred = log_x - log_x.mean()
 
     def slopes(log_medians):         # least squares, many fits at once
-        return (log_medians - log_medians.mean(axis=-1, keepdims=True)) @ centred / (centred @ centred)
+        centred_medians = log_medians - log_medians.mean(axis=-1, keepdims=True)
+        return centred_medians @ centred / (centred @ centred)
 
     slope = float(slopes(np.log10(np.median(samples, axis=0))))
-    rows = np.random.default_rng(seed).integers(0, samples.shape[0], size=(n_boot, samples.shape[0]))
+    n_seeds = samples.shape[0]
+    rows = np.random.default_rng(seed).integers(0, n_seeds, size=(n_boot, n_seeds))
     boot = slopes(np.log10(np.median(samples[rows], axis=1)))
     low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     return slope, float(low), float(high)

@@ -1,160 +1,173 @@
-"""Six optimizers as small, pure pieces: ``init`` gives a state, ``step`` gives new ones.
+"""The optimizers of the series, each defined once, in the spirit of optax.
 
-Every optimizer follows torch.optim's defaults and formulas, so the numbers a student
-meets here are the numbers PyTorch gives for the same gradients::
+An optimizer is three things, registered together in :data:`REGISTRY`:
+
+* its **state**: a named tuple whose first field is the step count ``t`` and whose
+  other fields are the arrays it remembers (Adam's ``m`` and ``v``);
+* its **update rule**: a plain function ``rule(w, g, t, *state arrays, *hyperparameters)
+  -> (new w, *new state arrays)``, written like the paper's pseudocode, with ``t`` the
+  number of the step being taken (1 on the first step). It uses only elementwise
+  arithmetic, so the same function serves NumPy arrays of any shape *and* single
+  numbers inside the compiled loops of :mod:`helpers.kernels`: no formula is written
+  twice;
+* its **factory**, e.g. :func:`adam`, which checks the hyperparameters and returns an
+  :class:`Optimizer`. Its signature is where the defaults live.
+
+The registry entry also holds the display name, colour, hatch, the role of each
+hyperparameter (which control of the explorer sets it) and the paper it comes from, so
+that training, the engine, the explorer, the colours and the exercises all read the
+same place. Adding an optimizer means adding one such block below (and, if it should
+run compiled in the explorer, one dispatch line in :mod:`helpers.kernels`; a test says
+so if it is missing).
+
+Using one::
 
     opt = adam(lr=0.05)
-    state = opt.init(w)                       # a named tuple: AdamState(t, m, v)
+    state = opt.init(w)                       # AdamState(t=0, m=0, v=0)
     w, state = opt.step(w, grad, state)       # inputs are never modified
 
 ``w`` may carry leading axes of independent runs, shape ``(..., n_params)``, and a
 hyperparameter may be an array that broadcasts against ``w``, e.g. ``lr`` of shape
 ``(k, 1)`` with ``w`` of shape ``(k, 6)``: k learning rates trained side by side.
+Every formula follows torch.optim's defaults, so the numbers match PyTorch's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_beta, check_finite, check_positive
+from .validation import (
+    UnknownKeyError,
+    check_beta,
+    check_bool,
+    check_finite,
+    check_key,
+    check_positive,
+    check_real,
+    shown,
+)
+
+REQUIRED = inspect.Parameter.empty
+
+# What a hyperparameter *is*, so that one control can set the same idea everywhere: the
+# explorer's β1 slider sets every "momentum" decay (Adam's beta1, momentum's beta,
+# Signum's beta), its β2 slider every "second moment" decay (Adam's beta2, RMSProp's beta).
+ROLES = ("lr", "momentum", "second_moment", "eps", "switch")
 
 
-# --- states: what each optimizer remembers between steps ----------------------------
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One registry entry: everything the series knows about an optimizer."""
 
-class SGDState(NamedTuple):
-    t: int                  # steps taken so far
+    name: str                       # "adam": the key used everywhere in code
+    display_name: str               # "Adam": legends, tables, the explorer
+    state: type                     # a NamedTuple: t, then the remembered arrays
+    update: Callable                # the update rule (see the module docstring)
+    factory: Callable               # adam(lr, ...): checks hyperparameters, builds one
+    defaults: Mapping[str, object]  # hyperparameter -> default (REQUIRED if none), rule order
+    roles: Mapping[str, str]        # hyperparameter -> one of ROLES
+    derived: Mapping[str, Callable]  # quantity -> f(state, hyperparameters)
+    colour: str                     # Okabe-Ito colours (colour-blind safe)
+    hatch: str                      # a second cue for bars
+    citation: str                   # where the idea comes from
+    elementwise: bool = True        # each weight's update depends on its own g only
 
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """The arrays the optimizer remembers (its state without ``t``)."""
+        return self.state._fields[1:]
 
-class MomentumState(NamedTuple):
-    t: int
-    buf: np.ndarray         # velocity: running sum of past gradients, decayed by beta
+    @property
+    def hyperparameters(self) -> tuple[str, ...]:
+        return tuple(self.defaults)
 
-
-class AdaGradState(NamedTuple):
-    t: int
-    sum_sq: np.ndarray      # sum of all squared gradients so far
-
-
-class RMSPropState(NamedTuple):
-    t: int
-    v: np.ndarray           # running mean of squared gradients
-
-
-class AdamState(NamedTuple):
-    t: int
-    m: np.ndarray           # first moment: running mean of gradients
-    v: np.ndarray           # second moment: running mean of squared gradients
-
-
-class SignState(NamedTuple):
-    t: int
-
-
-# --- the updates, one function each, in the papers' notation -------------------------
-
-def _sgd_update(w, g, state, *, lr):
-    return w - lr * g, SGDState(state.t + 1)
+    def parameter_for(self, role: str) -> str | None:
+        """The hyperparameter that plays ``role`` (e.g. "momentum"), or None."""
+        return next((name for name, r in self.roles.items() if r == role), None)
 
 
-def _momentum_update(w, g, state, *, lr, beta):
-    # Heavy ball as torch.optim.SGD(momentum=beta, dampening=0): the buffer starts at
-    # zero, so its first value is g itself, exactly as torch's first step.
-    buf = beta * state.buf + g
-    return w - lr * buf, MomentumState(state.t + 1, buf)
+REGISTRY: dict[str, OptimizerSpec] = {}
 
 
-def _adagrad_update(w, g, state, *, lr, eps):
-    sum_sq = state.sum_sq + g * g
-    return w - lr * g / (np.sqrt(sum_sq) + eps), AdaGradState(state.t + 1, sum_sq)
+def get_spec(name: str) -> OptimizerSpec:
+    """The registry entry of an optimizer by name (an unknown name is a KeyError)."""
+    check_key("optimizer", name, REGISTRY)
+    return REGISTRY[name]
 
 
-def _rmsprop_update(w, g, state, *, lr, beta, eps):
-    v = beta * state.v + (1 - beta) * g * g
-    return w - lr * g / (np.sqrt(v) + eps), RMSPropState(state.t + 1, v)
+def register(name: str, *, display_name: str, state: type, update: Callable, colour: str,
+             hatch: str, citation: str, roles: Mapping[str, str],
+             derived: Mapping[str, Callable] | None = None, elementwise: bool = True):
+    """Decorator for a factory whose body checks the hyperparameters and returns them as
+    a dict; registers the optimizer and returns the factory that builds it."""
+    def decorate(validate: Callable) -> Callable:
+        signature = inspect.signature(validate)
+        defaults = {p.name: p.default for p in signature.parameters.values()}
+        rule_parameters = list(inspect.signature(update).parameters)
+        expected = ["w", "g", "t", *state._fields[1:], *defaults]
+        if rule_parameters != expected:      # caught at import: a mismatch is a bug
+            raise TypeError(f"{name}: the update rule takes {rule_parameters}, but the state "
+                            f"and the factory say {expected}")
+        if set(roles) - set(defaults) or set(roles.values()) - set(ROLES):
+            raise TypeError(f"{name}: roles {dict(roles)} must name hyperparameters and use "
+                            f"{ROLES}")
 
+        @functools.wraps(validate)
+        def factory(*args, **kwargs):
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as error:
+                raise TypeError(f"{name}{signature}: {error}") from None
+            bound.apply_defaults()
+            return Optimizer(REGISTRY[name], dict(validate(*bound.args, **bound.kwargs)))
 
-def _adam_update(w, g, state, *, lr, beta1, beta2, eps, bias_correction):
-    t = state.t + 1
-    m = beta1 * state.m + (1 - beta1) * g          # m_t = b1 m_{t-1} + (1 - b1) g_t
-    v = beta2 * state.v + (1 - beta2) * g * g      # v_t = b2 v_{t-1} + (1 - b2) g_t^2
-    if bias_correction:
-        m_hat = m / (1 - beta1 ** t)               # undo the pull towards the zero start
-        v_hat = v / (1 - beta2 ** t)
-    else:
-        m_hat, v_hat = m, v
-    return w - lr * m_hat / (np.sqrt(v_hat) + eps), AdamState(t, m, v)
-
-
-def _sign_update(w, g, state, *, lr):
-    # sign(0) = 0: a weight whose gradient is exactly zero does not move.
-    return w - lr * np.sign(g), SignState(state.t + 1)
-
-
-# --- quantities derived from a state (for plots: Adam's v_hat, effective LR) ---------
-
-def _require_steps(state, what):
-    if state.t < 1:
-        raise ValueError(f"{what} is defined only after at least one step (state.t = 0)")
-
-
-def _adam_m_hat(state, hp):
-    _require_steps(state, "m_hat")
-    return state.m / (1 - hp["beta1"] ** state.t) if hp["bias_correction"] else state.m
-
-
-def _adam_v_hat(state, hp):
-    _require_steps(state, "v_hat")
-    return state.v / (1 - hp["beta2"] ** state.t) if hp["bias_correction"] else state.v
-
-
-def _adam_effective_lr(state, hp):
-    return hp["lr"] / (np.sqrt(_adam_v_hat(state, hp)) + hp["eps"])
-
-
-def _rmsprop_effective_lr(state, hp):
-    _require_steps(state, "effective_lr")
-    return hp["lr"] / (np.sqrt(state.v) + hp["eps"])
-
-
-def _adagrad_effective_lr(state, hp):
-    _require_steps(state, "effective_lr")
-    return hp["lr"] / (np.sqrt(state.sum_sq) + hp["eps"])
+        REGISTRY[name] = OptimizerSpec(name, display_name, state, update, factory, defaults,
+                                       dict(roles), dict(derived or {}), colour, hatch,
+                                       citation, elementwise)
+        return factory
+    return decorate
 
 
 # --- the optimizer object -------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Optimizer:
-    """An optimizer: a name, its hyperparameters, and pure ``init``/``step`` functions.
+    """An optimizer with its hyperparameters: pure ``init`` and ``step``.
 
-    ``derived`` names quantities computed from a state, such as Adam's ``v_hat`` and
-    ``effective_lr``; read them with :meth:`derive`.
-    """
+    ``schedule`` (see :func:`scheduled`) multiplies the learning rate at step t by
+    ``schedule(t)``. ``derived`` quantities such as Adam's ``v_hat`` and
+    ``effective_lr`` are read with :meth:`derive`."""
 
-    name: str
+    spec: OptimizerSpec
     hyperparams: Mapping[str, object]
-    _init: Callable = field(repr=False)
-    _update: Callable = field(repr=False)
-    derived: Mapping[str, Callable] = field(default_factory=dict, repr=False)
+    schedule: Callable[[int], float] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def derived(self) -> Mapping[str, Callable]:
+        return self.spec.derived
 
     def __repr__(self) -> str:
-        def shown(value):
-            if isinstance(value, np.ndarray):
-                return f"array{value.shape}"
-            return repr(value)
-        args = ", ".join(f"{k}={shown(v)}" for k, v in self.hyperparams.items())
-        return f"{self.name}({args})"
+        def value(v):
+            return f"array{v.shape}" if isinstance(v, np.ndarray) else repr(v)
+        args = ", ".join(f"{k}={value(v)}" for k, v in self.hyperparams.items())
+        return f"{self.name}({args})" + (" with a schedule" if self.schedule else "")
 
     @property
     def label(self) -> str:
         """A short label for legends, e.g. ``Adam (lr=0.05)``."""
         lr = self.hyperparams["lr"]
         lr_text = f"{lr:g}" if isinstance(lr, float) else "array"
-        return f"{DISPLAY_NAMES[self.name]} (lr={lr_text})"
+        return f"{self.spec.display_name} (lr={lr_text})"
 
     def _check_broadcast(self, w: np.ndarray) -> None:
         for key, value in self.hyperparams.items():
@@ -171,22 +184,47 @@ class Optimizer:
                     )
 
     def init(self, w):
-        """The starting state for weights ``w`` of shape ``(..., n_params)``."""
+        """The starting state for weights ``w`` of shape ``(..., n_params)``: t = 0 and
+        every remembered array at zero."""
         w = check_finite("w", w, min_ndim=1)
         self._check_broadcast(w)
-        return self._init(w)
+        return self.spec.state(0, *(np.zeros(w.shape) for _ in self.spec.slots))
 
-    def step(self, w, grad, state):
-        """One update: returns ``(new_w, new_state)``; ``w``, ``grad``, ``state`` untouched."""
+    def lr_at(self, t: int):
+        """The learning rate used on step ``t`` (the schedule applied)."""
+        lr = self.hyperparams["lr"]
+        if self.schedule is None:
+            return lr
+        factor = self.schedule(t)
+        if not (isinstance(factor, (int, float, np.integer, np.floating))
+                and not isinstance(factor, (bool, np.bool_))
+                and np.isfinite(factor) and factor > 0):
+            raise ValueError(f"schedule(t) must return a finite number > 0 at every step, "
+                             f"got {shown(factor)} at t = {t}")
+        return lr * factor
+
+    def step(self, w, grad, state, *, check: bool = True):
+        """One update: returns ``(new_w, new_state)``; ``w``, ``grad``, ``state`` untouched.
+
+        ``check=False`` skips the argument checks, for inner loops that checked once."""
+        if check:
+            w, grad = self._check_step(w, grad, state)
+        t = state.t + 1
+        hp = self.hyperparams if self.schedule is None else {**self.hyperparams,
+                                                              "lr": self.lr_at(t)}
+        new_w, *slots = self.spec.update(w, grad, t, *state[1:], **hp)
+        return new_w, self.spec.state(t, *slots)
+
+    def _check_step(self, w, grad, state):
         w = check_finite("w", w, min_ndim=1)
         grad = check_finite("grad", grad)
         if grad.shape != w.shape:
             raise ValueError(
                 f"grad must have the same shape as w {w.shape}, got shape {grad.shape}"
             )
-        if not isinstance(state, self._state_type):
-            raise ValueError(
-                f"state must be the {self._state_type.__name__} that {self.name}.init "
+        if not isinstance(state, self.spec.state):
+            raise TypeError(
+                f"state must be the {self.spec.state.__name__} that {self.name}.init "
                 f"returned, got {type(state).__name__}"
             )
         for name, value in zip(state._fields, state):
@@ -196,113 +234,235 @@ class Optimizer:
                     f"was the state made for other weights?"
                 )
         self._check_broadcast(w)
-        return self._update(w, grad, state, **self.hyperparams)
-
-    @property
-    def _state_type(self):
-        return STATE_TYPES[self.name]
+        return w, grad
 
     def derive(self, quantity: str, state):
         """A derived quantity (e.g. ``"v_hat"``, ``"effective_lr"``) of ``state``."""
-        if quantity not in self.derived:
-            allowed = ", ".join(repr(k) for k in self.derived) or "none"
-            raise ValueError(
-                f"{self.name} has no derived quantity {quantity!r}; it has: {allowed}"
-            )
-        return self.derived[quantity](state, self.hyperparams)
+        if not isinstance(quantity, str) or quantity not in self.spec.derived:
+            allowed = ", ".join(repr(k) for k in self.spec.derived) or "none"
+            raise UnknownKeyError(
+                f"{self.name} has no derived quantity {quantity!r}; it has: {allowed}")
+        if not isinstance(state, self.spec.state):
+            raise TypeError(f"state must be a {self.spec.state.__name__}, "
+                            f"got {type(state).__name__}")
+        if state.t < 1:
+            raise ValueError(f"{quantity} is defined only after at least one step (state.t = 0)")
+        hp = {**self.hyperparams, "lr": self.lr_at(state.t)}
+        return self.spec.derived[quantity](state, hp)
 
 
-STATE_TYPES = {
-    "sgd": SGDState, "momentum": MomentumState, "adagrad": AdaGradState,
-    "rmsprop": RMSPropState, "adam": AdamState, "sign_descent": SignState,
-}
+def scheduled(optimizer: Optimizer, schedule: Callable[[int], float]) -> Optimizer:
+    """The same optimizer with its learning rate multiplied by ``schedule(t)`` at step t
+    (1-based), like torch.optim.lr_scheduler.LambdaLR; e.g. a step decay
+    ``scheduled(adam(0.05), lambda t: 1.0 if t <= 1500 else 0.1)``. The value is checked
+    on every step: a schedule that returns 0, a negative number or NaN at any step
+    stops the run with an error naming that step."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a helpers optimizer, got {type(optimizer).__name__}")
+    if optimizer.schedule is not None:
+        raise ValueError("optimizer already has a schedule; combine both in one function")
+    if not callable(schedule):
+        raise TypeError(f"schedule must be a function of the step t, got {shown(schedule)}")
+    scheduled_optimizer = Optimizer(optimizer.spec, optimizer.hyperparams, schedule)
+    scheduled_optimizer.lr_at(1)          # a schedule that fails at once fails here
+    return scheduled_optimizer
 
-DISPLAY_NAMES = {
-    "sgd": "SGD", "momentum": "Momentum", "adagrad": "AdaGrad",
-    "rmsprop": "RMSProp", "adam": "Adam", "sign_descent": "Sign descent",
-}
+
+# --- the optimizers -------------------------------------------------------------------
+# Each block: the state, the rule (as in the paper), the registered factory.
+
+class SGDState(NamedTuple):
+    t: int                  # steps taken so far
 
 
-def _zeros_like(w):
-    return np.zeros_like(w, dtype=float)
+def sgd_update(w, g, t, lr):
+    """w <- w - lr g  (Robbins and Monro, 1951)."""
+    return (w - lr * g,)
 
 
-def sgd(lr) -> Optimizer:
+@register("sgd", display_name="SGD", state=SGDState, update=sgd_update, colour="#D55E00",
+          hatch="//", citation="Robbins & Monro (1951)", roles={"lr": "lr"})
+def sgd(lr):
     """Plain SGD: ``w <- w - lr * g`` (torch.optim.SGD)."""
-    hp = {"lr": check_positive("lr", lr)}
-    return Optimizer("sgd", hp, lambda w: SGDState(0), _sgd_update)
+    return {"lr": check_positive("lr", lr)}
 
 
-def momentum(lr, beta=0.9) -> Optimizer:
+class MomentumState(NamedTuple):
+    t: int
+    buf: np.ndarray         # velocity: running sum of past gradients, decayed by beta
+
+
+def momentum_update(w, g, t, buf, lr, beta):
+    """Heavy ball as torch.optim.SGD(momentum=beta, dampening=0) (Polyak, 1964):
+    buf <- beta buf + g;  w <- w - lr buf. The buffer starts at 0, so its first value
+    is g itself, exactly as torch's first step."""
+    buf = beta * buf + g
+    return w - lr * buf, buf
+
+
+@register("momentum", display_name="Momentum", state=MomentumState, update=momentum_update,
+          colour="#E69F00", hatch="\\\\", citation="Polyak (1964); Goh (2017)",
+          roles={"lr": "lr", "beta": "momentum"})
+def momentum(lr, beta=0.9):
     """Heavy-ball momentum as torch.optim.SGD(momentum=beta): ``buf <- beta*buf + g;
     w <- w - lr*buf``. At steady state it steps ``lr/(1-beta)`` times the gradient."""
-    hp = {"lr": check_positive("lr", lr), "beta": check_beta("beta", beta)}
-    return Optimizer("momentum", hp, lambda w: MomentumState(0, _zeros_like(w)),
-                     _momentum_update)
+    return {"lr": check_positive("lr", lr), "beta": check_beta("beta", beta)}
 
 
-def adagrad(lr, eps=1e-10) -> Optimizer:
+class AdaGradState(NamedTuple):
+    t: int
+    sum_sq: np.ndarray      # sum of all squared gradients so far
+
+
+def adagrad_update(w, g, t, sum_sq, lr, eps):
+    """s <- s + g^2;  w <- w - lr g / (sqrt(s) + eps)  (Duchi, Hazan and Singer, 2011)."""
+    sum_sq = sum_sq + g * g
+    return w - lr * g / (np.sqrt(sum_sq) + eps), sum_sq
+
+
+def _adagrad_effective_lr(state, hp):
+    return hp["lr"] / (np.sqrt(state.sum_sq) + hp["eps"])
+
+
+@register("adagrad", display_name="AdaGrad", state=AdaGradState, update=adagrad_update,
+          colour="#009E73", hatch="..", citation="Duchi, Hazan & Singer (2011)",
+          roles={"lr": "lr", "eps": "eps"}, derived={"effective_lr": _adagrad_effective_lr})
+def adagrad(lr, eps=1e-10):
     """AdaGrad as torch.optim.Adagrad (no lr decay, zero initial accumulator):
     ``s <- s + g^2; w <- w - lr * g / (sqrt(s) + eps)``."""
-    hp = {"lr": check_positive("lr", lr), "eps": check_positive("eps", eps)}
-    return Optimizer("adagrad", hp, lambda w: AdaGradState(0, _zeros_like(w)),
-                     _adagrad_update, {"effective_lr": _adagrad_effective_lr})
+    return {"lr": check_positive("lr", lr), "eps": check_positive("eps", eps)}
 
 
-def rmsprop(lr, beta=0.99, eps=1e-8) -> Optimizer:
+class RMSPropState(NamedTuple):
+    t: int
+    v: np.ndarray           # running mean of squared gradients
+
+
+def rmsprop_update(w, g, t, v, lr, beta, eps):
+    """v <- beta v + (1 - beta) g^2;  w <- w - lr g / (sqrt(v) + eps)
+    (Tieleman and Hinton, 2012)."""
+    v = beta * v + (1 - beta) * g * g
+    return w - lr * g / (np.sqrt(v) + eps), v
+
+
+def _rmsprop_effective_lr(state, hp):
+    return hp["lr"] / (np.sqrt(state.v) + hp["eps"])
+
+
+@register("rmsprop", display_name="RMSProp", state=RMSPropState, update=rmsprop_update,
+          colour="#CC79A7", hatch="xx", citation="Tieleman & Hinton (2012)",
+          roles={"lr": "lr", "beta": "second_moment", "eps": "eps"},
+          derived={"effective_lr": _rmsprop_effective_lr})
+def rmsprop(lr, beta=0.99, eps=1e-8):
     """RMSProp as torch.optim.RMSprop (``beta`` is torch's ``alpha``):
     ``v <- beta*v + (1-beta)*g^2; w <- w - lr * g / (sqrt(v) + eps)``."""
-    hp = {"lr": check_positive("lr", lr), "beta": check_beta("beta", beta),
-          "eps": check_positive("eps", eps)}
-    return Optimizer("rmsprop", hp, lambda w: RMSPropState(0, _zeros_like(w)),
-                     _rmsprop_update, {"effective_lr": _rmsprop_effective_lr})
+    return {"lr": check_positive("lr", lr), "beta": check_beta("beta", beta),
+            "eps": check_positive("eps", eps)}
 
 
-def adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True) -> Optimizer:
+class AdamState(NamedTuple):
+    t: int
+    m: np.ndarray           # first moment: running mean of gradients
+    v: np.ndarray           # second moment: running mean of squared gradients
+
+
+def adam_update(w, g, t, m, v, lr, beta1, beta2, eps, bias_correction):
+    """Kingma and Ba (2015), Algorithm 1."""
+    m = beta1 * m + (1 - beta1) * g          # m_t = b1 m_{t-1} + (1 - b1) g_t
+    v = beta2 * v + (1 - beta2) * g * g      # v_t = b2 v_{t-1} + (1 - b2) g_t^2
+    if bias_correction:
+        m_hat = m / (1 - beta1 ** t)         # undo the pull towards the zero start
+        v_hat = v / (1 - beta2 ** t)
+    else:
+        m_hat, v_hat = m, v
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def _adam_m_hat(state, hp):
+    return state.m / (1 - hp["beta1"] ** state.t) if hp["bias_correction"] else state.m
+
+
+def _adam_v_hat(state, hp):
+    return state.v / (1 - hp["beta2"] ** state.t) if hp["bias_correction"] else state.v
+
+
+def _adam_effective_lr(state, hp):
+    return hp["lr"] / (np.sqrt(_adam_v_hat(state, hp)) + hp["eps"])
+
+
+ADAM_DERIVED = {"m_hat": _adam_m_hat, "v_hat": _adam_v_hat, "effective_lr": _adam_effective_lr}
+
+
+def _adam_hyperparameters(lr, beta1, beta2, eps, bias_correction):
+    return {"lr": check_positive("lr", lr), "beta1": check_beta("beta1", beta1),
+            "beta2": check_beta("beta2", beta2), "eps": check_positive("eps", eps),
+            "bias_correction": check_bool("bias_correction", bias_correction)}
+
+
+@register("adam", display_name="Adam", state=AdamState, update=adam_update, colour="#0072B2",
+          hatch="", citation="Kingma & Ba (2015)",
+          roles={"lr": "lr", "beta1": "momentum", "beta2": "second_moment", "eps": "eps",
+                 "bias_correction": "switch"}, derived=ADAM_DERIVED)
+def adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
     """Adam (Kingma and Ba, Algorithm 1; torch.optim.Adam):
     ``m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  m_hat = m/(1-b1^t);
     v_hat = v/(1-b2^t);  w <- w - lr * m_hat / (sqrt(v_hat) + eps)``.
 
     With ``bias_correction=False`` the raw ``m`` and ``v`` are used (an ablation)."""
-    if not isinstance(bias_correction, (bool, np.bool_)):
-        raise ValueError(f"bias_correction must be True or False, got {bias_correction!r}")
-    hp = {"lr": check_positive("lr", lr), "beta1": check_beta("beta1", beta1),
-          "beta2": check_beta("beta2", beta2), "eps": check_positive("eps", eps),
-          "bias_correction": bool(bias_correction)}
-    derived = {"m_hat": _adam_m_hat, "v_hat": _adam_v_hat,
-               "effective_lr": _adam_effective_lr}
-    return Optimizer("adam", hp, lambda w: AdamState(0, _zeros_like(w), _zeros_like(w)),
-                     _adam_update, derived)
+    return _adam_hyperparameters(lr, beta1, beta2, eps, bias_correction)
 
 
-def sign_descent(lr) -> Optimizer:
+class SignState(NamedTuple):
+    t: int
+
+
+def sign_update(w, g, t, lr):
+    """w <- w - lr sign(g); sign(0) = 0, so a weight without a gradient does not move."""
+    return (w - lr * np.sign(g),)
+
+
+@register("sign_descent", display_name="Sign descent", state=SignState, update=sign_update,
+          colour="#56B4E9", hatch="--", citation="Bernstein et al. (2018)",
+          roles={"lr": "lr"})
+def sign_descent(lr):
     """Sign descent: ``w <- w - lr * sign(g)``. For a non-zero gradient it is Adam with
     beta1 = beta2 = 0 and eps = 0: every step has size lr, whatever the gradient's."""
-    hp = {"lr": check_positive("lr", lr)}
-    return Optimizer("sign_descent", hp, lambda w: SignState(0), _sign_update)
+    return {"lr": check_positive("lr", lr)}
 
 
+# --- views of the registry, for code that wants one dict --------------------------------
 
-def scheduled(optimizer: Optimizer, schedule: Callable[[int], float], name: str = "") -> Optimizer:
-    """The same optimizer with its learning rate multiplied by ``schedule(t)`` at step t
-    (1-based), like torch.optim.lr_scheduler.LambdaLR; e.g. a step decay
-    ``scheduled(adam(0.05), lambda t: 1.0 if t <= 1500 else 0.1)``."""
-    if not isinstance(optimizer, Optimizer):
-        raise ValueError(f"optimizer must be a helpers optimizer, got {type(optimizer).__name__}")
-    if not callable(schedule):
-        raise ValueError(f"schedule must be a function of the step t, got {schedule!r}")
-    first = schedule(1)
-    if not (isinstance(first, (int, float, np.floating)) and np.isfinite(first) and first > 0):
-        raise ValueError(f"schedule(t) must return a finite number > 0, got {first!r} at t = 1")
-    inner_update, inner_derived = optimizer._update, dict(optimizer.derived)
+DISPLAY_NAMES = {name: spec.display_name for name, spec in REGISTRY.items()}
+STATE_TYPES = {name: spec.state for name, spec in REGISTRY.items()}
 
-    def update(w, g, state, *, lr, **rest):
-        return inner_update(w, g, state, lr=lr * schedule(state.t + 1), **rest)
 
-    def at_step(function):
-        def derive(state, hp):
-            return function(state, {**hp, "lr": hp["lr"] * schedule(max(state.t, 1))})
-        return derive
+def optimizer_from_roles(name: str, **by_role) -> Optimizer:
+    """The optimizer ``name`` with each hyperparameter set from the value given for its
+    role, e.g. ``optimizer_from_roles("momentum", lr=0.1, momentum=0.8)`` is
+    ``momentum(0.1, beta=0.8)``. Roles the optimizer does not use are ignored."""
+    spec = get_spec(name)
+    unknown = set(by_role) - set(ROLES)
+    if unknown:
+        raise UnknownKeyError(f"roles {sorted(unknown)} are unknown; known: {ROLES}")
+    kwargs = {parameter: by_role[role] for parameter, role in spec.roles.items()
+              if role in by_role}
+    return spec.factory(**kwargs)
 
-    return Optimizer(optimizer.name, optimizer.hyperparams, optimizer._init, update,
-                     {key: at_step(f) for key, f in inner_derived.items()})
+
+def check_optimizer(name: str, value) -> Optimizer:
+    """``value`` if it is an :class:`Optimizer`, else a TypeError naming ``name``."""
+    if not isinstance(value, Optimizer):
+        raise TypeError(f"{name} must be made by helpers (e.g. helpers.sgd(lr=0.05)), "
+                        f"got {type(value).__name__}")
+    return value
+
+
+def kernel_hyperparameters(optimizer: Optimizer) -> np.ndarray:
+    """The hyperparameters as the compiled loop reads them: floats in the rule's order
+    (a switch such as bias_correction as 1.0 or 0.0). Each must be a single number."""
+    values = []
+    for name in optimizer.spec.hyperparameters:
+        value = optimizer.hyperparams[name]
+        values.append(float(value) if isinstance(value, (bool, np.bool_))
+                      else check_real(name, value))
+    return np.array(values)

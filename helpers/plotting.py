@@ -12,7 +12,9 @@ from matplotlib.figure import Figure
 
 from . import colours as C
 from .metrics import effective_lr, final_error
+from .stats import seed_band
 from .training import TrainResult
+from .validation import check_int
 
 STYLE_PATH = Path(__file__).with_name("series.mplstyle")
 MAX_POINTS_DRAWN = 600   # downsample what is drawn, never what is computed
@@ -29,8 +31,11 @@ def token_style(index: int, palette=C.TOKEN_COLOURS) -> dict:
             "marker": C.TOKEN_MARKERS[index]}
 
 
-def _thinned(n_steps: int, max_points: int = MAX_POINTS_DRAWN) -> np.ndarray:
-    """Indices of at most ``max_points`` steps, always keeping the last one."""
+def thinned(n_steps: int, max_points: int = MAX_POINTS_DRAWN) -> np.ndarray:
+    """Indices of evenly spaced steps of ``n_steps``, at most ``max_points`` of them plus
+    the last step, which is always kept: downsample what is drawn, never what is computed."""
+    n_steps = check_int("n_steps", n_steps, minimum=1)
+    max_points = check_int("max_points", max_points, minimum=2)
     stride = max(1, int(np.ceil(n_steps / max_points)))
     index = np.arange(0, n_steps, stride)
     return index if index[-1] == n_steps - 1 else np.append(index, n_steps - 1)
@@ -38,7 +43,7 @@ def _thinned(n_steps: int, max_points: int = MAX_POINTS_DRAWN) -> np.ndarray:
 
 def _require_drawable(result: TrainResult) -> None:
     if not isinstance(result, TrainResult):
-        raise ValueError(f"result must be a TrainResult, got {type(result).__name__}")
+        raise TypeError(f"result must be a TrainResult, got {type(result).__name__}")
     if result.weights.ndim != 2:
         raise ValueError(f"this plot draws a single run; got weights of shape "
                          f"{result.weights.shape} (select one run first)")
@@ -58,7 +63,7 @@ def plot_trajectories(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
                 f"nothing to plot. Lower the learning rate.", transform=ax.transAxes,
                 ha="center", va="center", color="#8b0000", fontsize=11)
         return
-    index = _thinned(result.n_steps)
+    index = thinned(result.n_steps)
     steps = result.steps[index]
     ends = result.weights[-1]
     # Label a line at its end only where no other line ends nearby; the legend names
@@ -163,11 +168,13 @@ def reference_figure(sgd_result: TrainResult, adam_result: TrainResult,
             ax.legend(loc="upper right", ncol=4, fontsize=9)   # the empty band above 1.25
         rare = world.n_tokens - 1
         ax_sgd.annotate("rare tokens stay near zero",
-                        xy=(sgd_result.n_steps * 0.8, sgd_result.weights[int(sgd_result.n_steps * 0.8), rare]),
+                        xy=(sgd_result.n_steps * 0.8,
+                            sgd_result.weights[int(sgd_result.n_steps * 0.8), rare]),
                         xytext=(sgd_result.n_steps * 0.45, -0.2), color=C.SPEC_SGD_COLOUR,
                         arrowprops={"arrowstyle": "->", "color": C.SPEC_SGD_COLOUR})
         ax_adam.annotate("rare tokens converge despite sparse gradients",
-                         xy=(adam_result.n_steps * 0.8, adam_result.weights[int(adam_result.n_steps * 0.8), rare]),
+                         xy=(adam_result.n_steps * 0.8,
+                             adam_result.weights[int(adam_result.n_steps * 0.8), rare]),
                          xytext=(adam_result.n_steps * 0.35, 0.25), color=C.SPEC_ADAM_COLOUR,
                          arrowprops={"arrowstyle": "->", "color": C.SPEC_ADAM_COLOUR})
         x = np.arange(world.n_tokens)
@@ -215,9 +222,11 @@ def improved_figure(sgd_result: TrainResult, adam_result: TrainResult,
         ax.set_title(f"{run.optimizer.label}: weight of each token over training")
     rare = world.n_tokens - 1
     ax_sgd.annotate(f"{world.tokens[rare]}: got a gradient on "
-                    f"{100 * sgd_result.grad_nonzero_steps[rare] / sgd_result.n_steps:.1f}% of steps,\n"
+                    f"{100 * sgd_result.grad_nonzero_steps[rare] / sgd_result.n_steps:.1f}% "
+                    f"of steps,\n"
                     f"ends at w = {sgd_result.final_weights[rare]:.2f}",
-                    xy=(sgd_result.n_steps * 0.6, sgd_result.weights[int(sgd_result.n_steps * 0.6), rare]),
+                    xy=(sgd_result.n_steps * 0.6,
+                        sgd_result.weights[int(sgd_result.n_steps * 0.6), rare]),
                     xytext=(sgd_result.n_steps * 0.25, 0.45), fontsize=9,
                     arrowprops={"arrowstyle": "->", "color": "#1a1a1a"})
     ax_adam.annotate(f"{world.tokens[rare]} reaches w = {adam_result.final_weights[rare]:.2f}\n"
@@ -263,14 +272,22 @@ def show_png(fig: Figure, dpi: int = 100):
     return Image(data=buffer.getvalue(), format="png")
 
 
+def _require_arm(arm) -> None:
+    from .engine import ArmResult
+    if not isinstance(arm, ArmResult):
+        raise TypeError(f"arm must be one arm of a sweep (result['name']), "
+                        f"got {type(arm).__name__}")
+
+
 def plot_seed_band(ax, arm, token, *, color, label, linestyle="-", level=0.95) -> None:
     """Mean over seeds of one token's weight, with its confidence band shaded.
 
     ``arm`` is a :class:`helpers.engine.ArmResult` with no grid axes left (use
     ``arm.sel(lr=...)`` first)."""
+    _require_arm(arm)
     if arm.grid_dims:
         raise ValueError(f"select one setting first (sel on {arm.grid_dims})")
-    index = arm.world.token_index(token) if isinstance(token, str) else int(token)
+    index = arm.world.token_index(token)
     band = arm.band(level=level)
     ax.plot(arm.steps, band.mean[:, index], color=color, linestyle=linestyle, label=label)
     ax.fill_between(arm.steps, band.low[:, index], band.high[:, index], color=color,
@@ -283,8 +300,7 @@ def plot_lr_sweep(ax, arm, tokens, *, palette=C.TOKEN_COLOURS, level=0.95) -> di
     are marked along the top of the axes with the step at which they diverged.
 
     Returns {lr: median divergence step} for the diverged settings."""
-    from .engine import seed_band
-
+    _require_arm(arm)
     if arm.grid_dims != ("lr",):
         raise ValueError(f"plot_lr_sweep needs a sweep over lr alone, got grid {arm.grid_dims}")
     lrs = arm.coords["lr"]

@@ -6,9 +6,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_choice, check_finite, check_int, check_positive
-from .optimizers import Optimizer, adam, sgd
-from .world import REFERENCE, REFERENCE_WORLD, World, make_rng
+from .model import (
+    DIVERGENCE_THRESHOLD,
+    got_gradient,
+    mark_diverged,
+    minibatch_gradient,
+    newly_diverged,
+)
+from .optimizers import Optimizer, adam, check_optimizer, sgd
+from .streams import make_rng
+from .validation import (
+    UnknownKeyError,
+    check_allocation,
+    check_choice,
+    check_finite,
+    check_int,
+    shown,
+)
+from .world import REFERENCE, REFERENCE_WORLD, World
 
 
 class DivergenceError(ValueError):
@@ -17,46 +32,6 @@ class DivergenceError(ValueError):
     def __init__(self, message: str, step: int):
         super().__init__(message)
         self.step = step
-
-
-def minibatch_gradient(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Gradient of the half mean squared error: ``X^T (X w - y) / batch_size``.
-
-    ``w`` may carry leading run axes, shape ``(..., n)``. With one batch, X of shape
-    (batch, n), every run sees it; with one batch per run along the first axis, X of
-    shape (runs, batch, n) and w of shape (runs, ..., n), run r sees batch r."""
-    if X.ndim == 2:
-        residual = w @ X.T - y                          # (..., batch)
-        return residual @ X / X.shape[0]                # (..., n)
-    runs, batch = X.shape[0], X.shape[1]
-    middle = (1,) * (w.ndim - 2)                        # axes between run and token axes
-    X_runs = X.reshape((runs,) + middle + X.shape[1:])
-    y_runs = y.reshape((runs,) + middle + (batch,))
-    residual = (w[..., None, :] @ np.swapaxes(X_runs, -1, -2))[..., 0, :] - y_runs
-    return (residual[..., None, :] @ X_runs)[..., 0, :] / batch
-
-
-def newly_diverged(w_new, alive, all_alive: bool, threshold: float):
-    """Runs (leading axes of ``w_new``) that diverged at this step: a weight non-finite or
-    above ``threshold`` in magnitude; None when none did. The usual case costs one
-    reduction; runs already dead (NaN) are left out."""
-    if all_alive:
-        largest = np.abs(w_new).max()
-    elif alive.any():
-        largest = np.abs(w_new[alive]).max()
-    else:
-        return None
-    if largest <= threshold:          # NaN fails this comparison too
-        return None
-    return ~np.all(np.isfinite(w_new) & (np.abs(w_new) <= threshold), axis=-1) & alive
-
-
-def mark_diverged(w_new, newly, alive, diverged_at, step):
-    """Record the step of the runs in ``newly`` (in place) and return the weights with
-    every dead run frozen at NaN, so no later step computes with them."""
-    diverged_at[newly] = step
-    alive &= ~newly
-    return np.where(alive[..., None], w_new, np.nan)
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,37 +72,42 @@ class TrainResult:
 
     def trajectory(self, token) -> np.ndarray:
         """Weights of one token (name or index) over time, shape ``(n_steps, *run_shape)``."""
-        index = self.world.token_index(token) if isinstance(token, str) else int(token)
-        return self.weights[..., index]
+        return self.weights[..., self.world.token_index(token)]
 
 
-def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
-          record=(), on_divergence: str = "raise",
-          divergence_threshold: float = 1e6) -> TrainResult:
+def train(optimizer, world: World, n_steps: int, rng, *, w0=None,
+          record=(), on_divergence: str = "raise") -> TrainResult:
     """Train ``optimizer`` on batches drawn from ``world`` by ``rng`` for ``n_steps``.
 
-    ``w0`` defaults to zeros; give it leading axes (and the optimizer array
-    hyperparameters) to train several runs side by side on the same batches. ``rng``
-    may also be a list of streams, one per run along ``w0``'s first axis: run r then
-    draws its batches from ``rng[r]`` exactly as it would alone.
+    ``rng`` is a random stream, usually ``make_rng(seed)``: the series' stream, so that
+    every optimizer trained from a fresh ``make_rng(42)`` sees the same batches (see
+    :mod:`helpers.streams`). ``w0`` defaults to zeros; give it leading axes (and the
+    optimizer array hyperparameters) to train several runs side by side on the same
+    batches. ``rng`` may also be a list of streams, one per run along ``w0``'s first
+    axis: run r then draws its batches from ``rng[r]`` exactly as it would alone.
     ``record`` names what to keep after every step: ``"grad"`` (the minibatch gradient),
     state fields (``"m"``, ``"v"``) or derived quantities (``"v_hat"``, ``"effective_lr"``).
     ``on_divergence``: ``"raise"`` stops with a :class:`DivergenceError` naming the step;
     ``"mark"`` lets the other runs go on, freezes the diverged ones and reports the step
     in ``diverged_at``."""
-    if not isinstance(optimizer, Optimizer):
-        raise ValueError(
-            f"optimizer must be made by helpers (e.g. helpers.sgd(lr=0.05)), "
-            f"got {type(optimizer).__name__}"
-        )
+    optimizer = check_optimizer("optimizer", optimizer)
     if not isinstance(world, World):
-        raise ValueError(f"world must be a helpers World (make_world), got {type(world).__name__}")
+        raise TypeError(f"world must be a helpers World (make_world), got {type(world).__name__}")
     n_steps = check_int("n_steps", n_steps, minimum=1)
     check_choice("on_divergence", on_divergence, ("raise", "mark"))
-    threshold = float(check_positive("divergence_threshold", divergence_threshold))
     if isinstance(record, str):
         record = (record,)
+    if not isinstance(record, (list, tuple)):
+        raise TypeError(f"record must be a name or a list of names, got {shown(record)}")
     per_run_streams = isinstance(rng, (list, tuple))
+    if per_run_streams:
+        for stream in rng:
+            if not isinstance(stream, (np.random.RandomState, np.random.Generator)):
+                raise TypeError(f"rng must be a random stream (helpers.make_rng(seed)) or a "
+                                f"list of them, got a list holding {type(stream).__name__}")
+    elif not isinstance(rng, (np.random.RandomState, np.random.Generator)):
+        raise TypeError(f"rng must be a random stream made by helpers.make_rng(seed), "
+                        f"got {type(rng).__name__}")
     if w0 is None:
         w = np.zeros((len(rng), world.n_tokens) if per_run_streams else world.n_tokens)
     else:
@@ -143,12 +123,17 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
             f"got shape {w.shape}"
         )
     state = optimizer.init(w)
-    w = np.broadcast_to(w, w.shape).copy()
     for name in record:
-        if name != "grad" and name not in state._fields and name not in optimizer.derived:
-            allowed = ["grad"] + [f for f in state._fields if f != "t"] + list(optimizer.derived)
-            raise ValueError(f"{optimizer.name} cannot record {name!r}; it can record: "
-                             f"{', '.join(map(repr, allowed)) or 'nothing'}")
+        if name != "grad" and name not in state._fields[1:] and name not in optimizer.derived:
+            allowed = ["grad"] + list(state._fields[1:]) + list(optimizer.derived)
+            raise UnknownKeyError(f"{optimizer.name} cannot record {name!r}; it can record: "
+                                  f"{', '.join(map(repr, allowed))}")
+    runs = int(np.prod(w.shape[:-1]))
+    check_allocation(f"{n_steps:,} steps of {runs:,} run(s) (recording {len(record) + 1} arrays)",
+                     8.0 * n_steps * w.size * (len(record) + 1)
+                     + 8.0 * runs * world.batch_size * (world.n_tokens + 1) * 3,
+                     advice="use fewer steps, fewer runs or a smaller batch")
+    w = np.broadcast_to(w, w.shape).copy()
 
     run_shape = w.shape[:-1]
     w0_copy = w.copy()
@@ -163,15 +148,15 @@ def train(optimizer: Optimizer, world: World, n_steps: int, rng, *, w0=None,
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(1, n_steps + 1):
             X, y = world.sample_batch(rng)
-            grad = minibatch_gradient(w, X, y)
-            grad_nonzero_steps += np.abs(grad) > REFERENCE.grad_zero_tol
-            w_new, state_new = optimizer._update(w, grad, state, **optimizer.hyperparams)
+            grad = minibatch_gradient(w, X, y, check=False)
+            grad_nonzero_steps += got_gradient(grad)
+            w_new, state_new = optimizer.step(w, grad, state, check=False)
 
-            newly = newly_diverged(w_new, alive, all_alive, threshold)
+            newly = newly_diverged(w_new, alive, all_alive)
             if newly is not None:
                 if on_divergence == "raise":
                     what = ("NaN or infinite" if not np.all(np.isfinite(w_new[newly]))
-                            else f"larger than {threshold:g} in magnitude")
+                            else f"larger than {DIVERGENCE_THRESHOLD:g} in magnitude")
                     raise DivergenceError(
                         f"{optimizer!r} diverged at step {step}: a weight became {what}. "
                         f"Lower the learning rate, or pass on_divergence='mark' to keep "
@@ -210,8 +195,10 @@ class ReferenceRuns:
 def reference_runs(seed: int = REFERENCE.seed, n_steps: int = REFERENCE.n_steps,
                    lr: float = REFERENCE.lr, world: World = REFERENCE_WORLD,
                    record=()) -> ReferenceRuns:
-    """The tutorial's protocol: one legacy stream seeded once; SGD trains on the first
-    ``n_steps`` batches, then Adam on the next ``n_steps`` of the same stream.
+    """The tutorial's protocol (stream 2 of :mod:`helpers.streams`): one stream of the
+    series seeded once; SGD trains on its first ``n_steps`` batches, then Adam on the
+    *next* ``n_steps``. (Elsewhere the series gives every optimizer the same batches:
+    ``train(opt, world, n_steps, make_rng(seed))``.)
 
     The Adam run records ``v_hat`` after every step; ``record=("grad",)`` also keeps
     both runs' gradients. ``seed`` may be a list or range of seeds: the runs then carry a
@@ -220,6 +207,8 @@ def reference_runs(seed: int = REFERENCE.seed, n_steps: int = REFERENCE.n_steps,
     if isinstance(record, str):
         record = (record,)
     if isinstance(seed, (list, tuple, range)):
+        if len(seed) == 0:
+            raise ValueError("seed must name at least one seed")
         # one legacy stream per seed, all runs stepped together on a leading axis
         rng = [make_rng(s, legacy=True) for s in seed]
     else:

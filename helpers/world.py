@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import as_float_array, check_finite, check_frequencies, check_int, check_non_negative
+from .validation import (
+    UnknownKeyError,
+    as_float_array,
+    check_finite,
+    check_frequencies,
+    check_int,
+    check_non_negative,
+)
 
 TOKENS = ("the", "model", "embedding", "tokenization", "xenobiotic", "thalweg")
 FREQUENCIES = (0.95, 0.60, 0.20, 0.05, 0.005, 0.001)
@@ -29,7 +36,6 @@ class ReferenceSettings:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-    grad_zero_tol: float = 1e-9   # |g| above this counts as "the weight got a gradient"
 
 
 REFERENCE = ReferenceSettings()
@@ -91,15 +97,23 @@ class World:
             return rng.random_sample(shape), rng.standard_normal(self.batch_size)
         if isinstance(rng, np.random.Generator):
             return rng.random(shape), rng.standard_normal(self.batch_size)
-        raise ValueError(
-            "rng must be a numpy.random.RandomState (the reference protocol), a "
+        raise TypeError(
+            "rng must be a numpy.random.RandomState (the series' stream), a "
             f"numpy.random.Generator, or a list of them, got {type(rng).__name__}; "
             "make one with helpers.make_rng(seed)"
         )
 
-    def token_index(self, token: str) -> int:
+    def token_index(self, token) -> int:
+        """The index of a token given by name (or by index, which is checked)."""
+        if isinstance(token, (int, np.integer)) and not isinstance(token, (bool, np.bool_)):
+            if not -self.n_tokens <= token < self.n_tokens:
+                raise ValueError(f"token index must lie in 0..{self.n_tokens - 1}, got {token}")
+            return int(token) % self.n_tokens
+        if not isinstance(token, str):
+            raise TypeError(f"token must be a token's name or index, got {token!r}")
         if token not in self.tokens:
-            raise ValueError(f"token must be one of {self.tokens}, got {token!r}")
+            raise UnknownKeyError(f"token {token!r} is unknown; this world's tokens are "
+                                  f"{', '.join(self.tokens)}")
         return self.tokens.index(token)
 
 
@@ -112,7 +126,11 @@ def make_world(frequencies=FREQUENCIES, tokens=None, true_weights=1.0,
     p = check_frequencies("frequencies", frequencies)
     if tokens is None:
         tokens = TOKENS if p.size == len(TOKENS) else tuple(f"token{i}" for i in range(p.size))
-    tokens = tuple(str(t) for t in tokens)
+    if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
+        raise TypeError(f"tokens must be a list or tuple of names, got {tokens!r}")
+    if not all(isinstance(t, str) and t for t in tokens):
+        raise TypeError(f"tokens must be non-empty strings, got {tokens!r}")
+    tokens = tuple(tokens)
     if len(tokens) != p.size:
         raise ValueError(
             f"tokens must name each of the {p.size} frequencies, got {len(tokens)} names"
@@ -132,10 +150,3 @@ def make_world(frequencies=FREQUENCIES, tokens=None, true_weights=1.0,
 
 
 REFERENCE_WORLD = make_world()
-
-
-def make_rng(seed=REFERENCE.seed, legacy: bool = True):
-    """A seeded random stream: the legacy ``RandomState`` of the reference protocol
-    (``legacy=True``), or a ``numpy.random.Generator`` (PCG64) for new experiments."""
-    seed = check_int("seed", seed, minimum=0)
-    return np.random.RandomState(seed) if legacy else np.random.default_rng(seed)

@@ -9,13 +9,17 @@ between the engine and a plain loop fed the same batches."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
 
 import numpy as np
 
-from helpers import REFERENCE, REFERENCE_WORLD, adam
-from helpers.engine import STEPS_PER_DRAW, _SeedDraws, seed_batches, sweep
+from helpers import REFERENCE, REFERENCE_WORLD, adam, kernels
+from helpers.engine import sweep
+from helpers.streams import STEPS_PER_DRAW, SweepDraws, sweep_batches
 
 WORLD = REFERENCE_WORLD
 
@@ -40,7 +44,7 @@ def loop_on_engine_batches(seed: int, n_steps: int) -> np.ndarray:
     """The same plain loop, fed the batches the engine gives this seed."""
     opt = adam(REFERENCE.lr)
     w, state = np.zeros(6), opt.init(np.zeros(6))
-    for X, y in seed_batches(WORLD, seed, n_steps):
+    for X, y in sweep_batches(WORLD, seed, n_steps):
         w, state = opt.step(w, X.T @ (X @ w - y) / WORLD.batch_size, state)
     return w
 
@@ -51,7 +55,7 @@ def rng_floor(n_runs: int, n_steps: int, threads: int) -> float:
     halves = np.array_split(np.arange(n_runs), threads)
 
     def draw(seeds):
-        draws = _SeedDraws(WORLD, [int(s) for s in seeds])
+        draws = SweepDraws(WORLD.n_tokens, WORLD.batch_size, [int(s) for s in seeds])
         for _ in range(-(-n_steps // STEPS_PER_DRAW)):
             draws.next_draw()
 
@@ -62,6 +66,34 @@ def rng_floor(n_runs: int, n_steps: int, threads: int) -> float:
     for worker in workers:
         worker.join()
     return time.perf_counter() - started
+
+
+def time_engine(runs: int, steps: int, threads: int, repeat: int):
+    """(first call, best time, all times, result) of the engine on the path in use."""
+    # The first sweep of a process loads the compiled kernel (compiles it, if no cache
+    # exists yet); timed on its own so that the repeats below measure the steady state.
+    started = time.perf_counter()
+    sweep({"adam": (adam, {"lr": [REFERENCE.lr]})}, WORLD, [0], 1)
+    warm_up = time.perf_counter() - started
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = sweep({"adam": (adam, {"lr": [REFERENCE.lr]})}, WORLD, range(runs), steps,
+                       record_every=steps, threads=threads)
+        times.append(time.perf_counter() - started)
+    return warm_up, min(times), times, result
+
+
+def numpy_path_seconds(args) -> list[float]:
+    """The engine's times on the NumPy path, measured in a process with Numba switched
+    off (as on a machine without it)."""
+    code = ("import sys, json; sys.path.insert(0, 'scripts'); import benchmark_engine as b; "
+            f"w, best, times, _ = b.time_engine({args.runs}, {args.steps}, {args.threads}, "
+            f"{args.repeat}); print(json.dumps(times))")
+    env = {**os.environ, "HELPERS_NO_NUMBA": "1", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
@@ -81,19 +113,10 @@ def main(argv=None) -> int:
     loop_per_run = (time.perf_counter() - started) / args.loop_runs
     loop_total = loop_per_run * args.runs
 
-    # The first sweep of a process loads the compiled kernel (compiles it, if no cache
-    # exists yet); timed on its own so that the repeats below measure the steady state.
-    started = time.perf_counter()
-    sweep({"adam": (adam, {"lr": [REFERENCE.lr]})}, WORLD, [0], 1)
-    warm_up = time.perf_counter() - started
-
-    engine_times = []
-    for _ in range(args.repeat):
-        started = time.perf_counter()
-        result = sweep({"adam": (adam, {"lr": [REFERENCE.lr]})}, WORLD, range(args.runs),
-                       args.steps, record_every=args.steps, threads=args.threads)
-        engine_times.append(time.perf_counter() - started)
-    engine = min(engine_times)
+    warm_up, engine, engine_times, result = time_engine(args.runs, args.steps, args.threads,
+                                                        args.repeat)
+    numpy_times = numpy_path_seconds(args)
+    numpy_engine = min(numpy_times)
     floor = min(rng_floor(args.runs, args.steps, args.threads) for _ in range(args.repeat))
 
     checked = sorted({0, args.runs // 2, args.runs - 1})
@@ -101,16 +124,22 @@ def main(argv=None) -> int:
                             - result["adam"].final_weights[seed, 0]).max() for seed in checked)
 
     print(f"Adam, {args.runs} runs x {args.steps} steps of the six-token world, "
-          f"{args.threads} thread(s)")
-    print(f"{'':34} {'seconds':>9} {'runs x steps / s':>17}")
+          f"{args.threads} thread(s); the engine's path here: {kernels.status()}")
+    print(f"{'':38} {'seconds':>9} {'runs x steps / s':>17}")
     extrapolated = "" if args.loop_runs == args.runs else f"  (timed on {args.loop_runs} runs)"
-    print(f"{'one run at a time (loop)':34} {loop_total:9.2f} {work / loop_total:17,.0f}{extrapolated}")
-    print(f"{'engine (helpers.engine.sweep)':34} {engine:9.2f} {work / engine:17,.0f}"
+    print(f"{'one run at a time (loop)':38} {loop_total:9.2f} {work / loop_total:17,.0f}"
+          f"{extrapolated}")
+    print(f"{'engine, compiled path (Numba)':38} {engine:9.2f} {work / engine:17,.0f}"
           f"  (best of {args.repeat}: {', '.join(f'{t:.2f}' for t in engine_times)})")
-    print(f"{'first call of a process (once)':34} {warm_up:9.2f}  (loads or compiles the kernel)")
-    print(f"{'random numbers alone (the floor)':34} {floor:9.2f} {work / floor:17,.0f}")
-    print(f"engine vs loop: {loop_total / engine:.1f}x faster; "
-          f"engine / floor: {engine / floor:.2f}x")
+    print(f"{'engine, NumPy path (no Numba)':38} {numpy_engine:9.2f} {work / numpy_engine:17,.0f}"
+          f"  (best of {args.repeat}: {', '.join(f'{t:.2f}' for t in numpy_times)})")
+    print(f"{'first call of a process (once)':38} {warm_up:9.2f}  (loads or compiles the kernel)")
+    print(f"{'random numbers alone (the floor)':38} {floor:9.2f} {work / floor:17,.0f}")
+    print(f"compiled engine vs loop: {loop_total / engine:.1f}x faster; "
+          f"compiled / floor: {engine / floor:.2f}x; NumPy / floor: {numpy_engine / floor:.2f}x")
+    target = 3.0 * args.runs * args.steps / 3e6
+    print(f"NumPy path: {numpy_engine:.2f} s -> target (about {target:.1f} s for this size): "
+          f"{'met' if numpy_engine <= target * 1.1 else 'MISSED'}")
     print(f"largest |engine - loop| on the same batches (seeds {checked}): {difference:.1e}")
     return 0
 

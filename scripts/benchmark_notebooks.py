@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from notebook_kernel import kernel_manager
 
 # Appended to a copy of the notebook: the kernel reports its own peak RSS (Linux: KiB).
 PEAK_MEMORY_CELL = (
@@ -40,8 +41,9 @@ def measure(path: Path) -> dict:
     probe = copy.deepcopy(nb)
     probe.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))
     started = time.perf_counter()
-    NotebookClient(probe, timeout=600, kernel_name="python3", record_timing=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    with kernel_manager() as manager:
+        NotebookClient(probe, timeout=600, km=manager, record_timing=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
     wall = time.perf_counter() - started
     printed = "".join(o.get("text", "") for o in probe.cells[-1].outputs)
     peak_mb = float(printed.split("PEAK_RSS_MB")[1])

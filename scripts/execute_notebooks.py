@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from notebook_kernel import kernel_manager
 
 KERNEL = "python3"
 
@@ -38,8 +39,9 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def execute(path: Path, timeout: int = 300) -> float:
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name=KERNEL,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    with kernel_manager(KERNEL) as manager:
+        NotebookClient(nb, timeout=timeout, km=manager,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - started
     nbformat.write(normalise(nb), path)
     return elapsed

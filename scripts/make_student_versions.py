@@ -58,14 +58,15 @@ def student_version(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if grading.get("solution"):
             if cell.cell_type == "code":
                 if "### BEGIN SOLUTION" not in cell.source:
-                    raise ValueError(f"solution cell {grading.get('grade_id')} has no solution markers")
+                    raise ValueError(f"solution cell {grading.get('grade_id')} has no "
+                                     f"solution markers")
                 lines = _between(lines, "### BEGIN SOLUTION", "### END SOLUTION",
                                  lambda indent: [indent + stub for stub in CODE_STUB])
             else:
                 lines = [TEXT_STUB]
         lines = _between(lines, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", lambda indent: [])
         cell.source = "\n".join(lines).rstrip("\n")
-        if grading.get("locked") or grading.get("grade") and not grading.get("solution"):
+        if grading.get("locked") or (grading.get("grade") and not grading.get("solution")):
             cell.metadata["deletable"], cell.metadata["editable"] = False, False
         elif grading.get("solution"):
             cell.metadata["deletable"] = False
@@ -93,7 +94,8 @@ def main(argv=None) -> int:
                         help="only compare with the committed student versions")
     args = parser.parse_args(argv)
     files = expected_files()
-    stale = [p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    stale = [p for p, text in files.items()
+             if not p.is_file() or p.read_text(encoding="utf-8") != text]
     extra = [p for p in RELEASE.glob("*/*.ipynb") if p not in files]
     if args.check:
         for path in stale:

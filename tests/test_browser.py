@@ -41,7 +41,8 @@ REQUIRED = any(os.environ.get(name, "").lower() in ("1", "true", "yes")
 HOW_TO_ENABLE = ("to run it: install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`; "
                  "or point BROWSER_TEST_CHROMIUM at a Chromium binary) and Playwright "
                  "(`pip install -e '.[test]'`, which `make test` does)")
-# Flags for a closed network and a root user (see ../shared/notes/notebook-tooling.md).
+# Flags for a closed network (Chromium otherwise keeps trying to reach Google's servers)
+# and for running as root (no sandbox).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
@@ -122,7 +123,8 @@ def jupyterlab(tmp_path_factory):
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                pytest.fail("JupyterLab did not start:\n" + (home / "jupyterlab.log").read_text()[-3000:])
+                log = (home / "jupyterlab.log").read_text()[-3000:]
+                pytest.fail("JupyterLab did not start:\n" + log)
             time.sleep(0.3)
         yield {"base": base, "token": token, "log": home / "jupyterlab.log"}
     finally:
@@ -133,7 +135,7 @@ def jupyterlab(tmp_path_factory):
 def _shut_down(server, base, token):
     """Kernels first (through the API), then the server; killed if it will not stop."""
     try:
-        status, body = _get(f"{base}/api/kernels?token={token}")
+        _, body = _get(f"{base}/api/kernels?token={token}")
         for kernel in json.loads(body):
             request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}?token={token}",
                                              method="DELETE")

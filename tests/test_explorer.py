@@ -6,29 +6,48 @@ import numpy as np
 import pytest
 
 import helpers as h
-from helpers.explorer import (OPTIMIZER_NAMES, Explorer, ExplorerModel, ExplorerSettings,
-                              readout)
+from helpers.explorer import OPTIMIZER_NAMES, Explorer, ExplorerModel, ExplorerSettings, readout
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"optimizers": ()}, "at least one optimizer"),
-    ({"optimizers": ("sgd", "lion")}, "optimizers must be"),
-    ({"optimizers": ("sgd", "sgd")}, "optimizers must be"),
-    ({"lr": 0.0}, "lr"),
-    ({"lr": float("nan")}, "lr"),
-    ({"beta1": 1.0}, "beta1"),
-    ({"beta2": -0.1}, "beta2"),
-    ({"eps": 0.0}, "eps"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"n_steps": 0}, "n_steps"),
-    ({"n_steps": 10 ** 6}, "at most"),
-    ({"rare_frequency": 0.0}, "frequencies"),
-    ({"rare_frequency": 1.5}, "frequencies"),
-    ({"seed": -1}, "seed"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"optimizers": ()}, ValueError, "choose at least one optimizer"),
+    ({"optimizers": ("sgd", "lion")}, KeyError, "'lion' is unknown"),
+    ({"optimizers": ("sgd", "sgd")}, ValueError, "optimizers must be distinct"),
+    ({"optimizers": "sgd"}, TypeError, "single string 'sgd'"),
+    ({"optimizers": None}, TypeError, "list or tuple of names"),
+    ({"lr": 0.0}, ValueError, "^lr must"),
+    ({"lr": float("nan")}, ValueError, "^lr must"),
+    ({"lr": True}, TypeError, "^lr must be a number"),
+    ({"lr": [0.1, 0.2]}, TypeError, "^lr must be a single number"),
+    ({"beta1": 1.0}, ValueError, "^beta1 must lie in"),
+    ({"beta2": -0.1}, ValueError, "^beta2 must lie in"),
+    ({"eps": 0.0}, ValueError, "^eps must"),
+    ({"batch_size": 0}, ValueError, "^batch_size must"),
+    ({"batch_size": 32.0}, TypeError, "^batch_size must be a whole number"),
+    ({"batch_size": 10 ** 6}, ValueError, r"GiB of memory"),
+    ({"n_steps": 0}, ValueError, "^n_steps must"),
+    ({"n_steps": 10 ** 6}, ValueError, "from 1 to 20,000"),
+    ({"rare_frequency": 0.0}, ValueError, r"^rare_frequency must lie in \(0, 1\]"),
+    ({"rare_frequency": 1.5}, ValueError, "^rare_frequency must lie in"),
+    ({"rare_frequency": float("nan")}, ValueError, "^rare_frequency must be a finite"),
+    ({"rare_frequency": "rare"}, TypeError, "^rare_frequency must be a number"),
+    ({"seed": -1}, ValueError, "^seed must"),
+    ({"seed": 4.2}, TypeError, "^seed must be a whole number"),
 ])
-def test_bad_settings_are_refused_with_a_clear_message(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_settings_are_refused_with_a_clear_message(kwargs, error, message):
+    with pytest.raises(error, match=message):
         ExplorerSettings(**kwargs)
+
+
+def test_at_the_reference_settings_the_explorer_shows_the_runs_of_notebooks_02_to_05():
+    # Seed 42 means one stream everywhere: the explorer's SGD and Adam are exactly
+    # train(sgd(0.05), ..., make_rng(42)) and train(adam(0.05), ..., make_rng(42)).
+    runs = ExplorerModel().run(ExplorerSettings())
+    for name, optimizer in (("sgd", h.sgd(0.05)), ("adam", h.adam(0.05))):
+        run = h.train(optimizer, h.REFERENCE_WORLD, 3000, h.make_rng(42))
+        np.testing.assert_allclose(runs[name].weights, run.weights, rtol=1e-12, atol=1e-13)
+        np.testing.assert_array_equal(runs[name].grad_nonzero_steps, run.grad_nonzero_steps)
+    assert runs["sgd"].grad_nonzero_steps[-1] == 96            # notebook 02's count
 
 
 def plain_loop(optimizer, model, settings):
@@ -106,7 +125,7 @@ def test_readout_names_the_step_each_optimizer_reaches_half():
     assert np.isinf(runs["sgd"].steps_to_reach(0.5)[-1])
     assert readout(runs) == (f"thalweg (p = 0.001) reaches 0.5 at step {adam_step:,} under Adam, "
                              f"never under SGD (3,000 steps)")
-    with pytest.raises(ValueError, match="Adam's"):
+    with pytest.raises(KeyError, match="SGD has no effective learning rate"):
         runs["sgd"].effective_lr()
 
 
@@ -123,9 +142,9 @@ def test_moving_a_slider_changes_the_image_and_the_readout(explorer):
     assert bytes(explorer.image.value) != image
     assert explorer.readout.value != text
     assert explorer.settings.lr == 0.01
-    titles = [t.get_text() for t in explorer.figure.scene.titles.values()]
+    titles = [t.get_text() for t in explorer.figure.scene.trajectories.titles.values()]
     assert titles == ["SGD  (lr = 0.01)", "Adam  (lr = 0.01)"]
-    line = explorer.figure.scene.lines["adam"][-1]
+    line = explorer.figure.scene.trajectories.lines["adam"][-1]
     np.testing.assert_allclose(line.get_ydata()[-1], explorer.runs["adam"].weights[-1, -1])
     assert explorer.last_timing["compute"] > 0 and explorer.last_timing["render"] > 0
 
@@ -138,15 +157,15 @@ def test_no_optimizer_chosen_is_said_in_the_readout_not_raised(explorer):
     assert bytes(explorer.image.value) == image
     explorer.controls["optimizers"].value = ("adagrad",)
     assert "AdaGrad" in explorer.readout.value
-    assert explorer.figure.scene.lr_message.get_text().startswith("Choose Adam")
+    assert explorer.figure.scene.effective_lr.message.get_text().startswith("Choose Adam")
 
 
 def test_divergence_is_shown_in_the_view(explorer):
     explorer.reset()
     explorer.controls["lr"].value = 2.5
-    scene = explorer.figure.scene
-    assert "SGD diverged" in scene.messages["sgd"].get_text()
-    assert all(len(line.get_xdata()) == 0 for line in scene.lines["sgd"])
+    panels = explorer.figure.scene.trajectories
+    assert "SGD diverged" in panels.messages["sgd"].get_text()
+    assert all(len(line.get_xdata()) == 0 for line in panels.lines["sgd"])
     assert "diverged at step" in explorer.readout.value
 
 
@@ -168,6 +187,6 @@ def test_the_figure_redraws_only_the_data_while_the_axes_stay(explorer):
     for lr in (0.045, 0.055, 0.05):
         explorer.controls["lr"].value = lr
     explorer.controls["n_steps"].value = 2000
-    labels = [t.get_text() for t in explorer.figure.scene.step_labels["sgd"]]
+    labels = [t.get_text() for t in explorer.figure.scene.trajectories.step_labels["sgd"]]
     assert labels == ["0", "400", "800", "1,200", "1,600", "2,000"]
     assert explorer.figure.full_draws == before

@@ -96,7 +96,8 @@ def test_the_usual_adam_mistakes_are_named(wrong, message):
 
 
 def test_effective_lr_check():
-    assert grading.check_effective_lr(lambda v, t, lr, b2, eps: lr / (np.sqrt(v / (1 - b2 ** t)) + eps))
+    assert grading.check_effective_lr(
+        lambda v, t, lr, b2, eps: lr / (np.sqrt(v / (1 - b2 ** t)) + eps))
     with pytest.raises(CheckFailed, match="bias correction"):
         grading.check_effective_lr(lambda v, t, lr, b2, eps: lr / (np.sqrt(v) + eps))
 

@@ -1,18 +1,42 @@
-"""The compiled kernels against plain NumPy formulas on random inputs."""
+"""The inner loops on both paths: the compiled kernels (Numba) against the NumPy path for
+every optimizer and every branch of its rule, the gradient against its matrix formula,
+the kernel cache, and a whole run without Numba installed at all.
+
+Tests marked ``compiled_only`` skip where the compiled path is off (no Numba, or
+``HELPERS_NO_NUMBA=1``, which ``make test`` uses for its second, NumPy-only pass)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import REFERENCE
-from helpers.kernels import batch_gradient
+import helpers as h
+from helpers import kernels
+from helpers.model import GRAD_ZERO_TOL
+from helpers.optimizers import REGISTRY
+from helpers.streams import SeriesDraws
+
+ROOT = Path(__file__).resolve().parents[1]
+compiled_only = pytest.mark.skipif(not kernels.is_compiled(),
+                                   reason=f"compiled path off: {kernels.status()}")
 
 
-@pytest.mark.parametrize("S, G, n, B", [(1, 1, 6, 32), (5, 3, 6, 32), (4, 2, 3, 7)])
-def test_batch_gradient_matches_the_matrix_formula(S, G, n, B):
-    rng = np.random.default_rng(S * 100 + G)
+def random_batch(S, n, B, seed):
+    rng = np.random.default_rng(seed)
     tokens = rng.integers(0, 2 ** 32, size=(S, n, B), dtype=np.uint32)
     p = np.linspace(1.0, 0.01, n)                   # p = 1 (always present) included
-    thresholds = np.floor(p * 2.0 ** 32).astype(np.uint64)
+    return tokens, np.floor(p * 2.0 ** 32).astype(np.uint64), rng
+
+
+@pytest.mark.parametrize("path", [None, False])
+@pytest.mark.parametrize("S, G, n, B", [(1, 1, 6, 32), (5, 3, 6, 32), (4, 2, 3, 7)])
+def test_batch_gradient_matches_the_matrix_formula(S, G, n, B, path):
+    tokens, thresholds, rng = random_batch(S, n, B, S * 100 + G)
     w = rng.normal(size=(S, G, n))
     true_w = rng.normal(size=n)
     noise = rng.normal(size=(S, B))
@@ -23,19 +47,181 @@ def test_batch_gradient_matches_the_matrix_formula(S, G, n, B):
     grad = np.full((S, G, n), np.nan)
     counts = np.zeros((S, G, n), dtype=np.int64)
     counts[0, 0, 0] = 7                                          # counts accumulate
-    batch_gradient(tokens, thresholds, w, true_w, noise, grad, counts, REFERENCE.grad_zero_tol)
+    kernels.batch_gradient(tokens, thresholds, w, true_w, noise, grad, counts, compiled=path)
     np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-14)
-    nonzero = (np.abs(expected) > REFERENCE.grad_zero_tol).astype(int)
+    nonzero = (np.abs(expected) > GRAD_ZERO_TOL).astype(int)
     nonzero[0, 0, 0] += 7
     np.testing.assert_array_equal(counts, nonzero)
     assert np.all(X[:, 0] == 1.0)                                # p = 1: in every sample
 
 
-def test_an_absent_token_gets_exactly_zero_gradient():
+@pytest.mark.parametrize("path", [None, False])
+def test_an_absent_token_gets_exactly_zero_gradient(path):
     tokens = np.full((1, 2, 4), 2 ** 32 - 1, dtype=np.uint32)
     thresholds = np.array([2 ** 32, 0], dtype=np.uint64)        # token 1 never present
     grad, counts = np.empty((1, 1, 2)), np.zeros((1, 1, 2), dtype=np.int64)
-    batch_gradient(tokens, thresholds, np.zeros((1, 1, 2)), np.ones(2), np.zeros((1, 4)),
-                   grad, counts, 1e-9)
+    kernels.batch_gradient(tokens, thresholds, np.zeros((1, 1, 2)), np.ones(2),
+                           np.zeros((1, 4)), grad, counts, compiled=path)
     assert grad[0, 0].tolist() == [-1.0, 0.0]
     assert counts[0, 0].tolist() == [1, 0]
+
+
+def test_every_elementwise_optimizer_has_a_compiled_branch():
+    elementwise = {name for name, spec in REGISTRY.items() if spec.elementwise}
+    assert elementwise <= set(kernels.KERNEL_CODES), (
+        f"add a branch to helpers.kernels._update_weight for "
+        f"{sorted(elementwise - set(kernels.KERNEL_CODES))}")
+    assert set(kernels.KERNEL_CODES) <= set(REGISTRY)
+
+
+# Every branch of every rule: Adam with and without bias correction, every optimizer's
+# default and a second setting of its hyperparameters.
+BRANCHES = [
+    ("sgd", {"lr": 0.3}),
+    ("momentum", {"lr": 0.05, "beta": 0.9}),
+    ("momentum", {"lr": 0.1, "beta": 0.0}),
+    ("adagrad", {"lr": 0.5, "eps": 1e-10}),
+    ("adagrad", {"lr": 0.2, "eps": 1e-3}),
+    ("rmsprop", {"lr": 0.01, "beta": 0.99, "eps": 1e-8}),
+    ("rmsprop", {"lr": 0.003, "beta": 0.5, "eps": 1e-3}),
+    ("adam", {"lr": 0.05}),
+    ("adam", {"lr": 0.05, "bias_correction": False}),
+    ("adam", {"lr": 0.01, "beta1": 0.0, "beta2": 0.9, "eps": 1e-4}),
+    ("sign_descent", {"lr": 0.005}),
+]
+
+
+@compiled_only
+@pytest.mark.parametrize("name, hyperparameters", BRANCHES,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(BRANCHES)])
+def test_compiled_runs_equal_the_numpy_rules(name, hyperparameters):
+    world = h.make_world(batch_size=16)
+    uniforms, normals = SeriesDraws(3, world.n_tokens, world.batch_size).draws(600)
+    optimizer = REGISTRY[name].factory(**hyperparameters)
+    compiled, = kernels.run_optimizers([optimizer], world, uniforms, normals, compiled=True)
+    numpy, = kernels.run_optimizers([optimizer], world, uniforms, normals, compiled=False)
+    np.testing.assert_allclose(compiled.weights, numpy.weights, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(compiled.grad_nonzero_steps, numpy.grad_nonzero_steps)
+    assert compiled.diverged_at == numpy.diverged_at == 0
+    assert compiled.state.t == numpy.state.t == 600
+    for a, b in zip(compiled.state[1:], numpy.state[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_both_paths_stop_a_diverging_run_at_the_same_step():
+    world = h.REFERENCE_WORLD
+    uniforms, normals = SeriesDraws(0, 6, 32).draws(300)
+    runs = {path: kernels.run_optimizers([h.sgd(3.0), h.adam(0.05)], world, uniforms, normals,
+                                         compiled=path) for path in (None, False)}
+    for sgd_run in (runs[None][0], runs[False][0]):
+        assert sgd_run.diverged_at == runs[False][0].diverged_at > 0
+        assert np.isnan(sgd_run.weights[sgd_run.diverged_at - 1:]).all()
+        assert np.isfinite(sgd_run.weights[:sgd_run.diverged_at - 1]).all()
+    np.testing.assert_allclose(runs[None][1].weights, runs[False][1].weights, rtol=1e-12)
+
+
+def test_run_optimizers_refuses_array_hyperparameters():
+    with pytest.raises(TypeError, match="^lr must be a number"):
+        kernels.run_optimizers([h.sgd(np.array([0.1, 0.2]))], h.REFERENCE_WORLD,
+                               np.zeros((2, 32, 6)), np.zeros((2, 32)))
+    with pytest.raises(TypeError, match="^compiled must be"):
+        kernels.run_optimizers([h.sgd(0.1)], h.REFERENCE_WORLD, np.zeros((2, 32, 6)),
+                               np.zeros((2, 32)), compiled="yes")
+
+
+@compiled_only
+def test_the_cache_is_keyed_by_the_sources_of_the_rules():
+    # Editing an update rule in optimizers.py (or a constant in model.py) gives the
+    # compiled functions a new name, so a stale cached kernel can never run.
+    key = kernels._source_key()
+    assert kernels._compiled["run_single"].py_func.__qualname__ == f"_run_single_{key}"
+
+
+def run_python(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    env.pop(kernels.DISABLE_VARIABLE, None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@compiled_only
+def test_the_kernel_cache_honours_numba_cache_dir(tmp_path):
+    done = run_python("""
+        from helpers import kernels
+        assert kernels.is_compiled(), kernels.status()
+    """, {"NUMBA_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    cached = [p.name for p in tmp_path.rglob("*.nbi")]
+    assert any(name.startswith("kernels._run_single_") for name in cached), cached
+
+
+@compiled_only
+def test_no_writable_cache_folder_falls_back_instead_of_failing():
+    # As root every folder is writable, so make numba believe none is: the locators'
+    # writability probe fails for every candidate folder.
+    done = run_python("""
+        import warnings
+        import numba.core.caching as caching
+        def unwritable(self):
+            raise OSError("read-only file system")
+        caching._CacheLocator.ensure_cache_path = unwritable
+        from helpers import kernels, make_world
+        from helpers.streams import SeriesDraws
+        from helpers.optimizers import adam
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert kernels.is_compiled(), kernels.status()
+        print([str(w.message) for w in caught])
+        u, z = SeriesDraws(1, 6, 32).draws(50)
+        run, = kernels.run_optimizers([adam(0.05)], make_world(), u, z)
+        print(run.weights[-1].tolist())
+    """)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "no writable folder for Numba's cache" in lines[0]
+    u, z = SeriesDraws(1, 6, 32).draws(50)
+    expected, = kernels.run_optimizers([h.adam(0.05)], h.make_world(), u, z, compiled=False)
+    np.testing.assert_allclose(json.loads(lines[1]), expected.weights[-1], rtol=1e-12)
+
+
+BLOCK_NUMBA = """
+    import sys
+    class NoNumba:                       # as if numba were not installed at all
+        def find_spec(self, name, path=None, target=None):
+            if name == "numba" or name.startswith(("numba.", "llvmlite")):
+                raise ModuleNotFoundError(f"No module named {name!r}")
+            return None
+    sys.meta_path.insert(0, NoNumba())
+"""
+
+
+def test_everything_runs_without_numba_and_gives_the_same_numbers():
+    done = run_python(textwrap.dedent(BLOCK_NUMBA) + textwrap.dedent("""
+        import json, warnings
+        import numpy as np
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import helpers
+            assert "numba" not in sys.modules          # importing helpers needs no numba
+            from helpers import REFERENCE_WORLD, adam, sgd, sweep
+            from helpers.explorer import Explorer
+            result = sweep({"adam": (adam, {"lr": [0.05]}), "sgd": (sgd, {"lr": [0.5]})},
+                           REFERENCE_WORLD, range(3), 400)
+            explorer = Explorer()
+            explorer.controls["lr"].value = 0.02
+        messages = [str(w.message) for w in caught if "compiled path" in str(w.message)]
+        print(json.dumps({"messages": messages, "status": helpers.kernels.status(),
+                          "sweep": result["adam"].final_weights[:, 0].tolist(),
+                          "explorer": explorer.runs["adam"].weights[-1].tolist()}))
+    """))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert len(out["messages"]) == 1                    # said once, not per call
+    assert "Numba is unavailable (ModuleNotFoundError" in out["messages"][0]
+    assert out["status"].startswith("NumPy")
+    here = h.sweep({"adam": (h.adam, {"lr": [0.05]})}, h.REFERENCE_WORLD, range(3), 400)
+    np.testing.assert_allclose(out["sweep"], here["adam"].final_weights[:, 0], rtol=1e-12)
+    from helpers.explorer import ExplorerModel, ExplorerSettings
+    runs = ExplorerModel().run(ExplorerSettings(lr=0.02))
+    np.testing.assert_allclose(out["explorer"], runs["adam"].weights[-1], rtol=1e-12)

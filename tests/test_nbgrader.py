@@ -40,11 +40,13 @@ def nbgrader_release(tmp_path_factory):
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
 def test_nbgrader_makes_the_same_student_version(nbgrader_release, path):
     theirs = nbformat.read(nbgrader_release / path.parent.name / path.name, as_version=4)
-    ours = nbformat.read(ROOT / "exercises" / "release" / path.parent.name / path.name, as_version=4)
+    release = ROOT / "exercises" / "release" / path.parent.name / path.name
+    ours = nbformat.read(release, as_version=4)
     assert [c.source for c in theirs.cells] == [c.source for c in ours.cells]
     for mine, its in zip(ours.cells, theirs.cells):
         for key in ("deletable", "editable"):
-            assert mine.metadata.get(key, True) == its.metadata.get(key, True), (key, mine.source[:40])
+            assert mine.metadata.get(key, True) == its.metadata.get(key, True), \
+                (key, mine.source[:40])
         assert mine.metadata["nbgrader"]["grade_id"] == its.metadata["nbgrader"]["grade_id"]
 
 

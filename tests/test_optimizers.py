@@ -32,7 +32,8 @@ def test_momentum_by_hand():
 
 
 def test_adagrad_by_hand():
-    # step 1: s = [4, 0]; w = -0.5 * [2/(2+eps), 0]; step 2: s = [8, 9]; w -= 0.5 * [2/(sqrt 8+eps), 3/(3+eps)]
+    # step 1: s = [4, 0]; w = -0.5 * [2/(2+eps), 0]
+    # step 2: s = [8, 9]; w -= 0.5 * [2/(sqrt 8+eps), 3/(3+eps)]
     w, state = run_steps(adagrad(0.5), [0.0, 0.0], [[2, 0], [2, 3]])
     np.testing.assert_allclose(state.sum_sq, [8, 9])
     expected = [-0.5 * 2 / (2 + 1e-10) - 0.5 * 2 / (math.sqrt(8) + 1e-10), -0.5 * 3 / (3 + 1e-10)]
@@ -131,7 +132,8 @@ def test_state_fields_are_named_and_plottable():
     state = adam(0.05).init(np.zeros(6))
     assert isinstance(state, AdamState)
     assert state._fields == ("t", "m", "v")
-    assert repr(adam(0.05)) == "adam(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-08, bias_correction=True)"
+    assert repr(adam(0.05)) == ("adam(lr=0.05, beta1=0.9, beta2=0.999, eps=1e-08, "
+                                "bias_correction=True)")
 
 
 # --- PyTorch: the same gradients must give the same weights, to float64 rounding -------
@@ -179,23 +181,87 @@ def test_a_schedule_multiplies_the_learning_rate_each_step():
 
 def test_schedule_validation():
     from helpers.optimizers import scheduled
-    with pytest.raises(ValueError, match="^schedule must be a function"):
+    with pytest.raises(TypeError, match="^schedule must be a function"):
         scheduled(sgd(0.1), 0.5)
-    with pytest.raises(ValueError, match=r"^schedule\(t\) must return"):
+    with pytest.raises(ValueError, match=r"^schedule\(t\) must return .* at t = 1"):
         scheduled(sgd(0.1), lambda t: 0.0)
-    with pytest.raises(ValueError, match="^optimizer must"):
+    with pytest.raises(TypeError, match="^optimizer must"):
         scheduled("sgd", lambda t: 1.0)
+    with pytest.raises(ValueError, match="already has a schedule"):
+        scheduled(scheduled(sgd(0.1), lambda t: 1.0), lambda t: 1.0)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), True, "0.5", None])
+def test_a_schedule_is_checked_on_every_step_not_only_the_first(bad):
+    from helpers.optimizers import scheduled
+    # fine for 3 steps, then bad: the error names the step where it went wrong
+    decay = scheduled(sgd(0.1), lambda t: 1.0 if t <= 3 else bad)
+    with pytest.raises(ValueError, match=r"at t = 4$"):
+        run_steps(decay, [0.0], [[1.0]] * 5)
 
 
 def test_a_schedule_runs_in_the_engine_like_alone():
-    from helpers import REFERENCE_WORLD, sweep
-    from helpers.engine import seed_batches
+    from helpers import REFERENCE_WORLD, sweep, sweep_batches
     from helpers.optimizers import scheduled
     decay = lambda t: 1.0 if t <= 50 else 0.1  # noqa: E731
     result = sweep({"d": (lambda lr: scheduled(adam(lr), decay), {"lr": [0.05]})},
                    REFERENCE_WORLD, [4], 120)
     opt = scheduled(adam(0.05), decay)
     w, state = np.zeros(6), opt.init(np.zeros(6))
-    for X, y in seed_batches(REFERENCE_WORLD, 4, 120):
+    for X, y in sweep_batches(REFERENCE_WORLD, 4, 120):
         w, state = opt.step(w, X.T @ (X @ w - y) / 32, state)
     np.testing.assert_allclose(result["d"].final_weights[0, 0], w, rtol=1e-12, atol=1e-13)
+
+
+# --- the registry: one place per optimizer -----------------------------------------------
+
+def test_every_optimizer_is_registered_once_with_everything_the_series_reads():
+    import inspect
+
+    from helpers.colours import OPTIMIZER_COLOURS, OPTIMIZER_HATCHES
+    from helpers.optimizers import DISPLAY_NAMES, REGISTRY, ROLES
+    assert list(REGISTRY) == ["sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent"]
+    for name, spec in REGISTRY.items():
+        assert spec.name == name and spec.display_name and spec.citation
+        assert spec.state._fields[0] == "t"
+        # the rule takes (w, g, t, *state arrays, *hyperparameters), the factory the same
+        # hyperparameters with its defaults
+        rule = list(inspect.signature(spec.update).parameters)
+        assert rule == ["w", "g", "t", *spec.slots, *spec.hyperparameters]
+        assert list(inspect.signature(spec.factory).parameters) == list(spec.hyperparameters)
+        assert spec.roles.get("lr") == "lr" and set(spec.roles.values()) <= set(ROLES)
+        # colours, hatches and names are views of the registry
+        assert OPTIMIZER_COLOURS[name] == spec.colour and OPTIMIZER_HATCHES[name] == spec.hatch
+        assert DISPLAY_NAMES[name] == spec.display_name
+        optimizer = spec.factory(lr=0.01)
+        assert optimizer.spec is spec and optimizer.name == name
+    colours = [spec.colour for spec in REGISTRY.values()]
+    assert len(set(colours)) == len(colours)
+
+
+def test_a_mismatched_rule_is_refused_when_it_is_registered():
+    from typing import NamedTuple
+
+    from helpers.optimizers import register
+
+    class State(NamedTuple):
+        t: int
+        m: np.ndarray
+
+    def rule(w, g, t, lr):          # forgets its state array m
+        return (w - lr * g,)
+
+    with pytest.raises(TypeError, match="the update rule takes"):
+        register("broken", display_name="Broken", state=State, update=rule, colour="#000000",
+                 hatch="", citation="-", roles={"lr": "lr"})(lambda lr: {"lr": lr})
+
+
+def test_roles_map_one_control_to_each_optimizers_own_name():
+    from helpers.optimizers import optimizer_from_roles
+    by_role = {"lr": 0.02, "momentum": 0.8, "second_moment": 0.95, "eps": 1e-6}
+    assert optimizer_from_roles("momentum", **by_role).hyperparams == {"lr": 0.02, "beta": 0.8}
+    assert optimizer_from_roles("rmsprop", **by_role).hyperparams == {
+        "lr": 0.02, "beta": 0.95, "eps": 1e-6}
+    assert optimizer_from_roles("adam", **by_role).hyperparams == {
+        "lr": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "bias_correction": True}
+    assert optimizer_from_roles("sgd", **by_role).hyperparams == {"lr": 0.02}

@@ -1,8 +1,16 @@
 import numpy as np
 import pytest
 
-from helpers import (REFERENCE_WORLD, DivergenceError, adam, make_rng, make_world,
-                     minibatch_gradient, sgd, train)
+from helpers import (
+    REFERENCE_WORLD,
+    DivergenceError,
+    adam,
+    make_rng,
+    make_world,
+    minibatch_gradient,
+    sgd,
+    train,
+)
 
 
 def test_gradient_matches_the_textbook_formula():
@@ -103,7 +111,8 @@ def test_per_run_streams_with_a_sweep_axis_inside():
     for k, seed in enumerate((1, 2)):
         for j, lr in enumerate((0.01, 0.1)):
             alone = train(sgd(lr), REFERENCE_WORLD, 100, make_rng(seed))
-            np.testing.assert_allclose(stacked.weights[:, k, j], alone.weights, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(stacked.weights[:, k, j], alone.weights,
+                                       rtol=1e-12, atol=1e-14)
 
 
 def test_reference_runs_over_several_seeds_equal_each_seed_alone():
@@ -113,7 +122,8 @@ def test_reference_runs_over_several_seeds_equal_each_seed_alone():
     for k in range(2):
         one = reference_runs(seed=k, n_steps=300)
         np.testing.assert_allclose(many.sgd.weights[:, k], one.sgd.weights, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(many.adam.weights[:, k], one.adam.weights, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(many.adam.weights[:, k], one.adam.weights,
+                                   rtol=1e-10, atol=1e-12)
 
 
 def test_streams_must_match_the_run_axis():

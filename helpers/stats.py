@@ -1,0 +1,85 @@
+"""Statistics over seeds, without SciPy: Student-t intervals for a mean.
+
+:func:`t_quantile` is exact (to about 1e-12) for whole-number degrees of freedom, the
+only kind a mean over n seeds has (n - 1): it inverts the closed-form t distribution of
+Abramowitz and Stegun (1964), 26.7.3-26.7.4, by bisection.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .validation import check_finite, check_int, check_probability
+
+
+def t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with ``df`` (a whole number >= 1) degrees of freedom."""
+    df = check_int("df", df, minimum=1)
+    theta = math.atan(abs(t) / math.sqrt(df))
+    s, c = math.sin(theta), math.cos(theta)
+    if df % 2 == 1:                      # A&S 26.7.3
+        total, term = 0.0, c
+        for k in range(1, (df - 1) // 2 + 1):
+            if k > 1:
+                term *= (2 * k - 2) / (2 * k - 1) * c * c
+            total += term
+        inside = (2 / math.pi) * (theta + s * total) if df > 1 else 2 * theta / math.pi
+    else:                                # A&S 26.7.4
+        total, term = 1.0, 1.0
+        for k in range(1, df // 2):
+            term *= (2 * k - 1) / (2 * k) * c * c
+            total += term
+        inside = s * total
+    # `inside` is P(|T| <= |t|)
+    return 0.5 + math.copysign(inside / 2, t)
+
+
+def t_quantile(probability: float, df: int) -> float:
+    """The ``probability`` quantile of Student's t with ``df`` degrees of freedom."""
+    probability = check_probability("probability", probability)
+    df = check_int("df", df, minimum=1)
+    if probability == 0.5:
+        return 0.0
+    target = abs(probability - 0.5) * 2           # P(|T| <= t) for the upper quantile
+    low, high = 0.0, math.pi / 2                   # bisect on theta = atan(t / sqrt(df))
+    for _ in range(200):
+        middle = (low + high) / 2
+        if 2 * t_cdf(math.sqrt(df) * math.tan(middle), df) - 1 < target:
+            low = middle
+        else:
+            high = middle
+        if high - low < 1e-15:
+            break
+    upper = math.sqrt(df) * math.tan((low + high) / 2)
+    return upper if probability > 0.5 else -upper
+
+
+@dataclass(frozen=True)
+class Band:
+    """Mean over seeds with a confidence interval for that mean (Student t)."""
+
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    level: float
+    n_seeds: int
+
+
+def seed_band(values, axis: int = 0, level: float = 0.95) -> Band:
+    """Mean of ``values`` over ``axis`` (the seeds) with a ``level`` confidence interval
+    for that mean: mean ± t(level, n-1) · sd / sqrt(n). Needs at least two seeds: one
+    seed says nothing about the spread, and a band of zero width would claim it did."""
+    level = check_probability("level", level)
+    values = check_finite("values (a diverged run cannot be averaged)", values, min_ndim=1)
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or \
+            not -values.ndim <= axis < values.ndim:
+        raise ValueError(f"axis must be an axis of values (shape {values.shape}), got {axis!r}")
+    n = values.shape[axis]
+    if n < 2:
+        raise ValueError(f"a band over seeds needs at least 2 seeds along axis {axis}, got {n}")
+    mean = values.mean(axis=axis)
+    half = t_quantile(0.5 + level / 2, n - 1) * values.std(axis=axis, ddof=1) / np.sqrt(n)
+    return Band(mean, mean - half, mean + half, level, n)

@@ -1,0 +1,75 @@
+"""Student-t quantiles and seed bands, checked against an independent computation."""
+
+import math
+
+import numpy as np
+import pytest
+
+from helpers import seed_band, t_quantile
+from helpers.stats import t_cdf
+
+
+def t_density(t, df):
+    log_norm = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    return math.exp(log_norm) * (1 + t * t / df) ** (-(df + 1) / 2)
+
+
+def cdf_by_integration(t, df):
+    """P(T <= t) by Simpson's rule on the density over [0, t] (an independent method)."""
+    n = 20_000
+    xs = np.linspace(0.0, abs(t), n + 1)
+    ys = np.array([t_density(x, df) for x in xs])
+    h = abs(t) / n
+    area = h / 3 * (ys[0] + ys[-1] + 4 * ys[1:-1:2].sum() + 2 * ys[2:-1:2].sum())
+    return 0.5 + math.copysign(area, t)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 5, 9, 19, 30, 99])
+@pytest.mark.parametrize("t", [-2.5, 0.3, 1.0, 2.1, 4.0])
+def test_t_cdf_matches_the_integrated_density(df, t):
+    assert t_cdf(t, df) == pytest.approx(cdf_by_integration(t, df), abs=1e-10)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 5, 9, 19, 99])
+@pytest.mark.parametrize("probability", [0.9, 0.95, 0.975, 0.995])
+def test_t_quantile_inverts_the_cdf_to_1e12(df, probability):
+    # df = 3 included: the docstring's "exact for whole-number df" is tested there too
+    q = t_quantile(probability, df)
+    assert cdf_by_integration(q, df) == pytest.approx(probability, abs=1e-10)
+    assert t_quantile(1 - probability, df) == pytest.approx(-q, abs=1e-12)
+
+
+def test_t_quantile_against_printed_tables():
+    # Two-sided 95% critical values as printed in any statistics table (3 decimals).
+    for df, printed in ((1, 12.706), (2, 4.303), (3, 3.182), (10, 2.228), (30, 2.042)):
+        assert round(t_quantile(0.975, df), 3) == printed
+
+
+def test_seed_band_is_the_t_interval():
+    values = np.array([[1.0, 2.0], [3.0, 4.0], [2.0, 9.0]])
+    band = seed_band(values)
+    half = t_quantile(0.975, 2) * values.std(axis=0, ddof=1) / math.sqrt(3)
+    np.testing.assert_allclose(band.mean, values.mean(axis=0))
+    np.testing.assert_allclose(band.high - band.mean, half)
+    assert band.n_seeds == 3
+
+
+@pytest.mark.parametrize("values, kwargs, error, message", [
+    ([[1.0, 2.0]], {}, ValueError, "at least 2 seeds"),
+    ([3.0], {}, ValueError, "at least 2 seeds"),
+    ([1.0, np.nan], {}, ValueError, "diverged run cannot be averaged"),
+    ([1.0, 2.0], {"level": 1.5}, ValueError, "^level must lie in"),
+    ([1.0, 2.0], {"level": True}, TypeError, "^level must be a number"),
+    ([1.0, 2.0], {"axis": 3}, ValueError, "^axis must be an axis"),
+    (["a", "b"], {}, TypeError, "must be a number or an array"),
+])
+def test_seed_band_refuses_what_it_cannot_answer(values, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        seed_band(values, **kwargs)
+
+
+@pytest.mark.parametrize("args, error", [((0.0, 3), ValueError), ((0.975, 0), ValueError),
+                                         ((0.975, 2.5), TypeError), (("x", 3), TypeError)])
+def test_t_quantile_refuses_bad_input(args, error):
+    with pytest.raises(error):
+        t_quantile(*args)
