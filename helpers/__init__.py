@@ -14,36 +14,14 @@ and their NumPy path), ``stats`` and ``metrics`` (what is measured), ``plotting`
 
 from .colours import TOKEN_COLOURS, distinguishability
 from .engine import ArmResult, SweepResult, sweep
-from .metrics import (
-                      effective_lr,
-                      expected_sgd_weight,
-                      final_error,
-                      grad_nonzero_fraction,
-                      loglog_slope,
-                      loglog_slope_interval,
-                      steps_to_reach,
-)
-from .model import (
-                      DIVERGENCE_THRESHOLD,
-                      GRAD_ZERO_TOL,
-                      expected_gradient,
-                      got_gradient,
-                      minibatch_gradient,
-)
-from .notebook_setup import setup_notebook
-from .optimizers import (
-                      DISPLAY_NAMES,
-                      REGISTRY,
-                      Optimizer,
-                      adagrad,
-                      adam,
-                      momentum,
-                      rmsprop,
-                      scheduled,
-                      sgd,
-                      sign_descent,
-)
-from .stats import Band, seed_band, t_quantile
+from .metrics import (effective_lr, expected_sgd_weight, final_error, grad_nonzero_fraction,
+                      loglog_slope, loglog_slope_interval, steps_to_reach)
+from .model import (DIVERGENCE_THRESHOLD, GRAD_ZERO_TOL, expected_gradient, got_gradient,
+                    minibatch_gradient)
+from .notebook_setup import compare_prediction, setup_notebook
+from .optimizers import (DISPLAY_NAMES, REGISTRY, Optimizer, adagrad, adam, lazy_adam, momentum,
+                         normalized_gd, rmsprop, scheduled, sgd, sign_descent, signum)
+from .stats import Band, paired_difference, seed_band, t_quantile
 from .streams import make_rng, sweep_batches
 from .tables import Table, make_table
 from .training import DivergenceError, ReferenceRuns, TrainResult, reference_runs, train
@@ -54,10 +32,11 @@ __all__ = [
     "REFERENCE_WORLD", "REGISTRY", "TOKENS", "TOKEN_COLOURS",
     "ArmResult", "Band", "DivergenceError", "Optimizer", "ReferenceRuns", "SweepResult",
     "Table", "TrainResult", "World",
-    "adagrad", "adam", "distinguishability", "effective_lr", "expected_gradient",
-    "expected_sgd_weight", "final_error", "got_gradient", "grad_nonzero_fraction",
-    "loglog_slope", "loglog_slope_interval", "make_rng", "make_table", "make_world",
-    "minibatch_gradient", "momentum", "reference_runs", "rmsprop", "scheduled", "seed_band",
-    "setup_notebook", "sgd", "sign_descent", "steps_to_reach", "sweep", "sweep_batches",
-    "t_quantile", "train",
+    "adagrad", "adam", "compare_prediction", "distinguishability", "effective_lr",
+    "expected_gradient", "expected_sgd_weight", "final_error", "got_gradient",
+    "grad_nonzero_fraction", "lazy_adam", "loglog_slope", "loglog_slope_interval", "make_rng",
+    "make_table", "make_world", "minibatch_gradient", "momentum", "normalized_gd",
+    "paired_difference", "reference_runs", "rmsprop", "scheduled", "seed_band",
+    "setup_notebook", "sgd", "sign_descent", "signum", "steps_to_reach", "sweep",
+    "sweep_batches", "t_quantile", "train",
 ]

@@ -28,14 +28,8 @@ from .model import mark_diverged, newly_diverged
 from .optimizers import Optimizer
 from .stats import Band, seed_band
 from .streams import SEEDS_PER_STREAM, STEPS_PER_DRAW, SweepDraws, check_seeds, token_thresholds
-from .validation import (
-    UnknownKeyError,
-    as_float_array,
-    check_allocation,
-    check_int,
-    check_key,
-    shown,
-)
+from .validation import (UnknownKeyError, as_float_array, check_allocation, check_int, check_key,
+                         shown)
 from .world import World
 
 MAX_SEEDS_PER_GROUP = 500    # seeds a thread steps together (buffers stay in the L3 cache)
@@ -251,6 +245,8 @@ def sweep(arms: Mapping[str, tuple], world: World, seeds, n_steps: int, *,
     ``record_every`` keeps every k-th step (and always the last)."""
     if not isinstance(world, World):
         raise TypeError(f"world must be a helpers World (make_world), got {type(world).__name__}")
+    if world.rotation is not None:
+        raise ValueError("sweep draws 0/1 tokens and cannot run a rotated world; train() can")
     if not isinstance(arms, Mapping):
         raise TypeError(f"arms must be a dict: name -> (factory, grid[, fixed]), got {shown(arms)}")
     if not arms:

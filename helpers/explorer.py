@@ -34,15 +34,8 @@ from .metrics import steps_to_reach
 from .optimizers import REGISTRY, Optimizer, optimizer_from_roles
 from .plotting import STYLE_PATH, thinned, token_style
 from .streams import SeriesDraws
-from .validation import (
-    UnknownKeyError,
-    check_allocation,
-    check_beta,
-    check_int,
-    check_names,
-    check_positive,
-    check_real,
-)
+from .validation import (UnknownKeyError, check_allocation, check_beta, check_int, check_names,
+                         check_positive, check_real)
 from .world import FREQUENCIES, REFERENCE, TOKENS, World, make_world
 
 # The optimizers whose update treats each weight on its own (all of the registry's,

@@ -40,17 +40,9 @@ import numpy as np
 
 from . import model, optimizers
 from .model import diverged, got_gradient, minibatch_gradient, newly_diverged
-from .optimizers import (
-    REGISTRY,
-    adagrad_update,
-    adam_update,
-    check_optimizer,
-    kernel_hyperparameters,
-    momentum_update,
-    rmsprop_update,
-    sgd_update,
-    sign_update,
-)
+from .optimizers import (REGISTRY, adagrad_update, adam_update, check_optimizer,
+                         kernel_hyperparameters, lazy_adam_update, momentum_update,
+                         rmsprop_update, sgd_update, sign_update, signum_update)
 from .validation import check_finite
 
 DISABLE_VARIABLE = "HELPERS_NO_NUMBA"
@@ -64,9 +56,8 @@ class CompiledPathWarning(RuntimeWarning):
 
 # Optimizer codes of the compiled dispatch: one branch of _update_weight per optimizer.
 KERNEL_CODES = {name: code for code, name in enumerate(
-    ("sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent"))}
-SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM, SIGN_DESCENT = (KERNEL_CODES[n] for n in (
-    "sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent"))
+    ("sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent", "signum", "lazy_adam"))}
+SGD, MOMENTUM, ADAGRAD, RMSPROP, ADAM, SIGN_DESCENT, SIGNUM, LAZY_ADAM = range(8)
 
 
 def _update_weight(kind, i, w, g, t, first, second, h):
@@ -86,6 +77,11 @@ def _update_weight(kind, i, w, g, t, first, second, h):
                                                 h[0], h[1], h[2], h[3], h[4] != 0.0)
     elif kind == SIGN_DESCENT:
         w[i] = sign_update(w[i], g, t, h[0])[0]
+    elif kind == SIGNUM:
+        w[i], first[i] = signum_update(w[i], g, t, first[i], h[0], h[1])
+    elif kind == LAZY_ADAM:
+        w[i], first[i], second[i] = lazy_adam_update(w[i], g, t, first[i], second[i],
+                                                     h[0], h[1], h[2], h[3], h[4] != 0.0)
     else:
         raise ValueError("unknown optimizer code")
 
@@ -200,7 +196,13 @@ def _jit(numba, function, key: str):
 
 def _compile() -> dict:
     import numba
-    from numba.extending import register_jitable
+    from numba.extending import overload, register_jitable
+
+    @overload(optimizers.select)
+    def _select_numbers(condition, if_true, if_false):
+        def select_one(condition, if_true, if_false):
+            return if_true if condition else if_false
+        return select_one
 
     key = _source_key()
     for function in (got_gradient, diverged, _gradient, _update_weight,

@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .training import TrainResult
-from .validation import (
-    as_float_array,
-    check_finite,
-    check_frequencies,
-    check_int,
-    check_positive,
-    check_probability,
-    check_real,
-)
+from .validation import (as_float_array, check_finite, check_frequencies, check_int, check_positive,
+                         check_probability, check_real)
 
 
 def _require_result(result) -> TrainResult:

@@ -1,7 +1,10 @@
 """The series' linear model, and the three things every training loop asks of a step.
 
-* :func:`minibatch_gradient` and :func:`expected_gradient`: the gradient of the half
-  mean squared error, on a batch or in expectation over batches (full-batch GD).
+* :func:`minibatch_gradient`: the gradient of the half mean squared error on a batch,
+  ``X^T (X w - y) / B``; :func:`statistics_gradient`: the same from the batch's
+  sufficient statistics, ``S (w - w*) - c`` with ``S = X^T X / B`` and
+  ``c = X^T noise / B``; and :func:`expected_gradient`, its average over all batches
+  (full-batch gradient descent): ``S = E[x x^T] = H`` and ``c = 0``.
 * :func:`got_gradient`: did a weight receive a gradient on this step? ``|g|`` above
   :data:`GRAD_ZERO_TOL`.
 * :func:`diverged`: has a weight blown up? Not finite, or ``|w|`` above
@@ -65,6 +68,31 @@ def minibatch_gradient(w, X, y, *, check: bool = True) -> np.ndarray:
     return (residual @ X).reshape(w.shape) / batch              # (R, ..., n)
 
 
+def statistics_gradient(w, S, c, true_weights, *, check: bool = True) -> np.ndarray:
+    """The gradient from a batch's sufficient statistics: ``S (w - w*) - c``, with
+    ``S = X^T X / B`` (n, n) and ``c = X^T noise / B`` (n,) (see
+    ``World.sample_statistics``). With one pair per run, S (R, n, n) and c (R, n), and w
+    (R, ..., n): run r uses pair r."""
+    if check:
+        w = check_finite("w", w, min_ndim=1)
+        n = w.shape[-1]
+        S = check_finite("S", S)
+        c = check_finite("c", c)
+        true_weights = check_finite("true_weights", true_weights, shape=(n,))
+        if S.shape[-2:] != (n, n) or S.ndim not in (2, 3) or c.shape != S.shape[:-1]:
+            raise ValueError(f"S must have shape ({n}, {n}) or (runs, {n}, {n}) and c the same "
+                             f"without the last axis, got {S.shape} and {c.shape}")
+        if S.ndim == 3 and (w.ndim < 2 or w.shape[0] != S.shape[0]):
+            raise ValueError(f"with one S per run, w must have shape ({S.shape[0]}, ..., {n}), "
+                             f"got shape {w.shape}")
+    error = w - true_weights
+    if S.ndim == 2:
+        return error @ S.T - c
+    runs, n = S.shape[0], S.shape[-1]
+    flat = error.reshape(runs, -1, n)                               # (R, G, n)
+    return (flat @ np.swapaxes(S, 1, 2) - c[:, None, :]).reshape(w.shape)
+
+
 def expected_gradient(w, hessian, true_weights, *, check: bool = True) -> np.ndarray:
     """The gradient averaged over all batches (full-batch gradient descent): with
     ``H = E[x x^T]`` it is ``H (w - w*)``; the label noise averages out.
@@ -73,10 +101,9 @@ def expected_gradient(w, hessian, true_weights, *, check: bool = True) -> np.nda
     (e.g. ``world.expected_hessian()``)."""
     if check:
         w = check_finite("w", w, min_ndim=1)
-        n = w.shape[-1]
-        hessian = check_finite("hessian", hessian, shape=(n, n))
-        true_weights = check_finite("true_weights", true_weights, shape=(n,))
-    return (w - true_weights) @ hessian.T
+        hessian = check_finite("hessian", hessian, shape=(w.shape[-1],) * 2)
+    return statistics_gradient(w, hessian, np.zeros(hessian.shape[0]), true_weights,
+                               check=check)
 
 
 def newly_diverged(w_new, alive, all_alive: bool):

@@ -51,3 +51,22 @@ def setup_notebook(seed: int | None = None) -> int:
     print(f"Environment OK: Python {found['python']}, numpy {found['numpy']}, "
           f"matplotlib {found['matplotlib']}. Seed: {seed}.")
     return seed
+
+
+def compare_prediction(prediction, measured, what: str) -> str:
+    """Prints how a reader's written guess compares with the measurement.
+
+    The notebooks ask for a guess *before* the cell that settles it: a cell holds
+    ``prediction = None`` for the reader to fill in; this call, after the measurement,
+    sets the two side by side (or says how to take part, while no guess is written)."""
+    from .validation import check_real
+    measured = check_real("measured", measured)
+    if prediction is None:
+        text = (f"{what}: measured {measured:.4g}. (Write your guess into `prediction` in the "
+                f"cell above before running this one, to see how close you were.)")
+    else:
+        guess = check_real("prediction", prediction)
+        text = (f"{what}: you predicted {guess:.4g}, the measurement is {measured:.4g} "
+                f"(off by {abs(guess - measured):.3g}).")
+    print(text)
+    return text

@@ -42,16 +42,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .validation import (
-    UnknownKeyError,
-    check_beta,
-    check_bool,
-    check_finite,
-    check_key,
-    check_positive,
-    check_real,
-    shown,
-)
+from .validation import (UnknownKeyError, check_beta, check_bool, check_finite, check_key,
+                         check_positive, check_real, shown)
 
 REQUIRED = inspect.Parameter.empty
 
@@ -428,6 +420,81 @@ def sign_descent(lr):
     """Sign descent: ``w <- w - lr * sign(g)``. For a non-zero gradient it is Adam with
     beta1 = beta2 = 0 and eps = 0: every step has size lr, whatever the gradient's."""
     return {"lr": check_positive("lr", lr)}
+
+
+class SignumState(NamedTuple):
+    t: int
+    m: np.ndarray           # momentum: running mean of gradients
+
+
+def signum_update(w, g, t, m, lr, beta):
+    """Signum, sign descent with momentum (Bernstein et al., 2018):
+    m <- beta m + (1 - beta) g;  w <- w - lr sign(m). Momentum keeps a rare weight moving
+    on the steps after its gradient; each step still has size lr."""
+    m = beta * m + (1 - beta) * g
+    return w - lr * np.sign(m), m
+
+
+@register("signum", display_name="Signum", state=SignumState, update=signum_update,
+          colour="#000000", hatch="++", citation="Bernstein et al. (2018)",
+          roles={"lr": "lr", "beta": "momentum"})
+def signum(lr, beta=0.9):
+    """Signum (signSGD with momentum): ``m <- beta*m + (1-beta)*g; w <- w - lr*sign(m)``."""
+    return {"lr": check_positive("lr", lr), "beta": check_beta("beta", beta)}
+
+
+def select(condition, if_true, if_false):
+    """``if_true`` where ``condition`` holds, else ``if_false``: ``np.where`` on arrays.
+    (The compiled kernels give it a version for single numbers, where ``np.where`` would
+    return a 0-d array.)"""
+    return np.where(condition, if_true, if_false)
+
+
+def lazy_adam_update(w, g, t, m, v, lr, beta1, beta2, eps, bias_correction):
+    """Lazy (sparse) Adam, as torch.optim.SparseAdam and TensorFlow's LazyAdam: Adam's
+    update, applied only to weights whose gradient is non-zero on this step; the others
+    keep their moments and do not move. Bias correction uses the global step t."""
+    present = g != 0
+    m = select(present, beta1 * m + (1 - beta1) * g, m)
+    v = select(present, beta2 * v + (1 - beta2) * g * g, v)
+    if bias_correction:
+        m_hat = m / (1 - beta1 ** t)
+        v_hat = v / (1 - beta2 ** t)
+    else:
+        m_hat, v_hat = m, v
+    return select(present, w - lr * m_hat / (np.sqrt(v_hat) + eps), w), m, v
+
+
+@register("lazy_adam", display_name="Lazy Adam", state=AdamState, update=lazy_adam_update,
+          colour="#999999", hatch="oo", citation="torch.optim.SparseAdam; Kingma & Ba (2015)",
+          roles={"lr": "lr", "beta1": "momentum", "beta2": "second_moment", "eps": "eps",
+                 "bias_correction": "switch"}, derived=ADAM_DERIVED)
+def lazy_adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
+    """Lazy Adam: Adam's moments and step only where the gradient is non-zero (the usual
+    choice for embedding tables, whose rows are mostly untouched by a batch)."""
+    return _adam_hyperparameters(lr, beta1, beta2, eps, bias_correction)
+
+
+class NormalizedGDState(NamedTuple):
+    t: int
+
+
+def normalized_gd_update(w, g, t, lr, eps):
+    """Normalised gradient descent: w <- w - lr g / (||g|| + eps), the norm taken over
+    each run's whole parameter vector (the last axis). Every step has length lr, but
+    along the gradient's direction, so a coordinate with a small gradient still moves
+    little: it normalises the step, not each coordinate."""
+    norm = np.sqrt(np.sum(g * g, axis=-1, keepdims=True))
+    return (w - lr * g / (norm + eps),)
+
+
+@register("normalized_gd", display_name="Normalised GD", state=NormalizedGDState,
+          update=normalized_gd_update, colour="#F0E442", hatch="\\\\\\\\",
+          citation="Nesterov (1984); Kunstner et al. (2024)", roles={"lr": "lr"},
+          elementwise=False)
+def normalized_gd(lr, eps=1e-12):
+    """Normalised GD: ``w <- w - lr * g / (||g|| + eps)`` (one norm per run)."""
+    return {"lr": check_positive("lr", lr), "eps": check_positive("eps", eps)}
 
 
 # --- views of the registry, for code that wants one dict --------------------------------

@@ -83,3 +83,18 @@ def seed_band(values, axis: int = 0, level: float = 0.95) -> Band:
     mean = values.mean(axis=axis)
     half = t_quantile(0.5 + level / 2, n - 1) * values.std(axis=axis, ddof=1) / np.sqrt(n)
     return Band(mean, mean - half, mean + half, level, n)
+
+
+def paired_difference(a, b, axis: int = 0, level: float = 0.95) -> Band:
+    """Mean of ``a - b`` over ``axis`` (the seeds) with a ``level`` t interval.
+
+    For two optimizers run on the *same* batches of each seed (common random numbers):
+    the seed-to-seed noise they share cancels in the difference, so a ranking can rest on
+    whether this interval excludes zero, which separate intervals for ``a`` and ``b``
+    cannot show."""
+    a = check_finite("a", a, min_ndim=1)
+    b = check_finite("b", b, min_ndim=1)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape (paired by seed), got {a.shape} "
+                         f"and {b.shape}")
+    return seed_band(a - b, axis=axis, level=level)

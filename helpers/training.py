@@ -6,23 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import (
-    DIVERGENCE_THRESHOLD,
-    got_gradient,
-    mark_diverged,
-    minibatch_gradient,
-    newly_diverged,
-)
+from .model import (DIVERGENCE_THRESHOLD, expected_gradient, got_gradient, mark_diverged,
+                    minibatch_gradient, newly_diverged, statistics_gradient)
 from .optimizers import Optimizer, adam, check_optimizer, sgd
 from .streams import make_rng
-from .validation import (
-    UnknownKeyError,
-    check_allocation,
-    check_choice,
-    check_finite,
-    check_int,
-    shown,
-)
+from .validation import (UnknownKeyError, check_allocation, check_choice, check_finite, check_int,
+                         shown)
 from .world import REFERENCE, REFERENCE_WORLD, World
 
 
@@ -75,9 +64,21 @@ class TrainResult:
         return self.weights[..., self.world.token_index(token)]
 
 
-def train(optimizer, world: World, n_steps: int, rng, *, w0=None,
-          record=(), on_divergence: str = "raise") -> TrainResult:
+GRADIENTS = ("minibatch", "statistics", "expected")
+
+
+def train(optimizer, world: World, n_steps: int, rng=None, *, gradient: str = "minibatch",
+          w0=None, record=(), on_divergence: str = "raise") -> TrainResult:
     """Train ``optimizer`` on batches drawn from ``world`` by ``rng`` for ``n_steps``.
+
+    ``gradient`` says where each step's gradient comes from:
+
+    * ``"minibatch"`` (the default): a batch drawn sample by sample, as in the tutorial;
+    * ``"statistics"``: the batch's sufficient statistics drawn exactly
+      (``World.sample_statistics``): the same distribution at a cost that does not grow
+      with the batch size, for batches of thousands;
+    * ``"expected"``: the average over all batches, ``E[x x^T] (w - w*)``: full-batch
+      gradient descent, deterministic (``rng`` must then be None).
 
     ``rng`` is a random stream, usually ``make_rng(seed)``: the series' stream, so that
     every optimizer trained from a fresh ``make_rng(42)`` sees the same batches (see
@@ -85,7 +86,7 @@ def train(optimizer, world: World, n_steps: int, rng, *, w0=None,
     optimizer array hyperparameters) to train several runs side by side on the same
     batches. ``rng`` may also be a list of streams, one per run along ``w0``'s first
     axis: run r then draws its batches from ``rng[r]`` exactly as it would alone.
-    ``record`` names what to keep after every step: ``"grad"`` (the minibatch gradient),
+    ``record`` names what to keep after every step: ``"grad"`` (the step's gradient),
     state fields (``"m"``, ``"v"``) or derived quantities (``"v_hat"``, ``"effective_lr"``).
     ``on_divergence``: ``"raise"`` stops with a :class:`DivergenceError` naming the step;
     ``"mark"`` lets the other runs go on, freezes the diverged ones and reports the step
@@ -95,19 +96,19 @@ def train(optimizer, world: World, n_steps: int, rng, *, w0=None,
         raise TypeError(f"world must be a helpers World (make_world), got {type(world).__name__}")
     n_steps = check_int("n_steps", n_steps, minimum=1)
     check_choice("on_divergence", on_divergence, ("raise", "mark"))
+    check_choice("gradient", gradient, GRADIENTS)
+    if gradient == "expected" and rng is not None:
+        raise ValueError("with gradient='expected' (full batch) nothing is drawn: leave rng out")
     if isinstance(record, str):
         record = (record,)
     if not isinstance(record, (list, tuple)):
         raise TypeError(f"record must be a name or a list of names, got {shown(record)}")
     per_run_streams = isinstance(rng, (list, tuple))
-    if per_run_streams:
-        for stream in rng:
-            if not isinstance(stream, (np.random.RandomState, np.random.Generator)):
-                raise TypeError(f"rng must be a random stream (helpers.make_rng(seed)) or a "
-                                f"list of them, got a list holding {type(stream).__name__}")
-    elif not isinstance(rng, (np.random.RandomState, np.random.Generator)):
-        raise TypeError(f"rng must be a random stream made by helpers.make_rng(seed), "
-                        f"got {type(rng).__name__}")
+    streams = rng if per_run_streams else [rng]
+    if gradient != "expected" and not all(
+            isinstance(stream, (np.random.RandomState, np.random.Generator)) for stream in streams):
+        raise TypeError(f"rng must be a random stream made by helpers.make_rng(seed), or a list "
+                        f"of them (one per run), got {shown(rng)}")
     if w0 is None:
         w = np.zeros((len(rng), world.n_tokens) if per_run_streams else world.n_tokens)
     else:
@@ -145,10 +146,17 @@ def train(optimizer, world: World, n_steps: int, rng, *, w0=None,
     all_alive = True          # a plain bool: checking the array every step costs more
 
     # Overflow in a diverging run is expected and handled below; keep NumPy quiet.
+    hessian = world.expected_hessian()
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(1, n_steps + 1):
-            X, y = world.sample_batch(rng)
-            grad = minibatch_gradient(w, X, y, check=False)
+            if gradient == "minibatch":
+                X, y = world.sample_batch(rng)
+                grad = minibatch_gradient(w, X, y, check=False)
+            elif gradient == "statistics":
+                S, c = world.sample_statistics(rng)
+                grad = statistics_gradient(w, S, c, world.true_weights, check=False)
+            else:
+                grad = expected_gradient(w, hessian, world.true_weights, check=False)
             grad_nonzero_steps += got_gradient(grad)
             w_new, state_new = optimizer.step(w, grad, state, check=False)
 

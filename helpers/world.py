@@ -11,14 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import (
-    UnknownKeyError,
-    as_float_array,
-    check_finite,
-    check_frequencies,
-    check_int,
-    check_non_negative,
-)
+from .validation import (UnknownKeyError, as_float_array, check_finite, check_frequencies,
+                         check_int, check_non_negative)
 
 TOKENS = ("the", "model", "embedding", "tokenization", "xenobiotic", "thalweg")
 FREQUENCIES = (0.95, 0.60, 0.20, 0.05, 0.005, 0.001)
@@ -43,17 +37,44 @@ REFERENCE = ReferenceSettings()
 
 @dataclass(frozen=True, eq=False)
 class World:
-    """Token names, appearance probabilities ``p``, true weights, noise and batch size."""
+    """Token names, appearance probabilities ``p``, true weights, noise and batch size.
+
+    ``rotation`` (None for every world but those made by :meth:`rotated`) is an
+    orthogonal matrix R: the model then sees features ``R x`` instead of the 0/1 tokens
+    ``x`` and must learn ``R w*``. The loss is the same function in turned coordinates."""
 
     tokens: tuple[str, ...]
     frequencies: np.ndarray
     true_weights: np.ndarray
     noise_std: float
     batch_size: int
+    rotation: np.ndarray | None = None
 
     @property
     def n_tokens(self) -> int:
         return len(self.tokens)
+
+    def rotated(self, seed: int) -> World:
+        """The same world seen in a random orthonormal basis (drawn from ``seed``): the
+        rare directions are then no longer the coordinate axes. Plain gradient descent
+        does not care (it is rotation-equivariant); a per-coordinate method does."""
+        if self.rotation is not None:
+            raise ValueError("this world is already rotated; rotate the original instead")
+        seed = check_int("seed", seed, minimum=0, maximum=2 ** 32 - 1)
+        gaussian = np.random.default_rng(seed).standard_normal((self.n_tokens, self.n_tokens))
+        q, r = np.linalg.qr(gaussian)
+        rotation = q * np.sign(np.diag(r))            # uniform over orthogonal matrices
+        rotation.setflags(write=False)
+        true_weights = rotation @ self.true_weights
+        true_weights.setflags(write=False)
+        return World(self.tokens, self.frequencies, true_weights, self.noise_std,
+                     self.batch_size, rotation)
+
+    def to_tokens(self, weights) -> np.ndarray:
+        """Weights of a rotated world's model, ``(..., n)``, back in token coordinates
+        (``R^T u``); for an unrotated world, the weights themselves."""
+        weights = np.asarray(weights, dtype=float)
+        return weights if self.rotation is None else weights @ self.rotation
 
     def per_batch_appearance(self) -> np.ndarray:
         """Probability that each token appears at least once in a batch: ``1-(1-p)^B``."""
@@ -67,6 +88,8 @@ class World:
         p = self.frequencies
         hessian = np.outer(p, p)
         np.fill_diagonal(hessian, p)
+        if self.rotation is not None:                 # features R x: E[R x x^T R^T]
+            hessian = self.rotation @ hessian @ self.rotation.T
         return hessian
 
     def sample_batch(self, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +111,52 @@ class World:
         else:
             uniforms, normals = self._draw(rng)
         X = (uniforms < self.frequencies).astype(float)
+        if self.rotation is not None:
+            X = X @ self.rotation.T
         y = X @ self.true_weights + self.noise_std * normals
         return X, y
+
+    def sample_statistics(self, rng) -> tuple[np.ndarray, np.ndarray]:
+        """A batch's sufficient statistics ``S = X^T X / B`` and ``c = X^T noise / B``,
+        drawn exactly, without drawing the batch: the gradient is ``S (w - w*) - c``.
+
+        A sample is one of the 2^n token patterns; the batch is how many of its B samples
+        fall on each pattern (a multinomial draw), and the noise summed over the k samples
+        of a pattern is Gaussian with variance k sigma^2. The cost does not grow with B,
+        which makes batches of thousands cheap. Same distribution as
+        :meth:`sample_batch`, not the same draws (see :mod:`helpers.streams`). With a list
+        of streams, one per run, the results are stacked: S (runs, n, n), c (runs, n)."""
+        if isinstance(rng, (list, tuple)):
+            if not rng:
+                raise ValueError("rng must not be an empty list: give one stream per run")
+            pairs = [self.sample_statistics(r) for r in rng]
+            return np.stack([S for S, _ in pairs]), np.stack([c for _, c in pairs])
+        if not isinstance(rng, (np.random.RandomState, np.random.Generator)):
+            raise TypeError(f"rng must be a random stream made by helpers.make_rng(seed), "
+                            f"got {type(rng).__name__}")
+        patterns, probabilities = self._patterns()
+        counts = rng.multinomial(self.batch_size, probabilities)
+        noise_sums = np.sqrt(counts) * rng.standard_normal(len(counts)) * self.noise_std
+        S = (patterns.T * counts) @ patterns / self.batch_size
+        c = patterns.T @ noise_sums / self.batch_size
+        if self.rotation is not None:
+            S, c = self.rotation @ S @ self.rotation.T, self.rotation @ c
+        return S, c
+
+    def _patterns(self):
+        """Every 0/1 token pattern (2^n, n) and its probability (computed once)."""
+        cached = self.__dict__.get("_pattern_cache")
+        if cached is None:
+            n = self.n_tokens
+            if n > 16:
+                raise ValueError(f"sample_statistics enumerates the 2^n token patterns; "
+                                 f"with {n} tokens that is too many (at most 16)")
+            patterns = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(float)
+            p = self.frequencies
+            probabilities = np.prod(np.where(patterns == 1, p, 1 - p), axis=1)
+            cached = (patterns, probabilities / probabilities.sum())
+            object.__setattr__(self, "_pattern_cache", cached)
+        return cached
 
     def _draw(self, rng) -> tuple[np.ndarray, np.ndarray]:
         shape = (self.batch_size, self.n_tokens)

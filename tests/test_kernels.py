@@ -26,6 +26,17 @@ compiled_only = pytest.mark.skipif(not kernels.is_compiled(),
                                    reason=f"compiled path off: {kernels.status()}")
 
 
+def test_the_compiled_path_is_on_wherever_numba_is_installed():
+    # The fallback to NumPy is for users without Numba; where Numba is installed and not
+    # switched off, a kernel that fails to compile is a bug, not a reason to skip tests.
+    import importlib.util
+    if os.environ.get(kernels.DISABLE_VARIABLE, "") not in ("", "0"):
+        pytest.skip(f"{kernels.DISABLE_VARIABLE} is set")
+    if importlib.util.find_spec("numba") is None:
+        pytest.skip("Numba is not installed")
+    assert kernels.is_compiled(), kernels.status()
+
+
 def random_batch(S, n, B, seed):
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, 2 ** 32, size=(S, n, B), dtype=np.uint32)
@@ -66,6 +77,13 @@ def test_an_absent_token_gets_exactly_zero_gradient(path):
     assert counts[0, 0].tolist() == [1, 0]
 
 
+def test_kernel_codes_match_the_dispatch_constants():
+    names = ("SGD", "MOMENTUM", "ADAGRAD", "RMSPROP", "ADAM", "SIGN_DESCENT", "SIGNUM",
+             "LAZY_ADAM")
+    assert {name: getattr(kernels, name.upper()) for name in kernels.KERNEL_CODES} == \
+        {name.lower(): code for name, code in zip(names, range(len(names)))}
+
+
 def test_every_elementwise_optimizer_has_a_compiled_branch():
     elementwise = {name for name, spec in REGISTRY.items() if spec.elementwise}
     assert elementwise <= set(kernels.KERNEL_CODES), (
@@ -88,6 +106,10 @@ BRANCHES = [
     ("adam", {"lr": 0.05, "bias_correction": False}),
     ("adam", {"lr": 0.01, "beta1": 0.0, "beta2": 0.9, "eps": 1e-4}),
     ("sign_descent", {"lr": 0.005}),
+    ("signum", {"lr": 0.005, "beta": 0.9}),
+    ("signum", {"lr": 0.01, "beta": 0.0}),
+    ("lazy_adam", {"lr": 0.05}),
+    ("lazy_adam", {"lr": 0.02, "bias_correction": False}),
 ]
 
 

@@ -1,15 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers import (
-    REFERENCE_WORLD,
-    expected_sgd_weight,
-    loglog_slope,
-    make_rng,
-    sgd,
-    steps_to_reach,
-    train,
-)
+from helpers import (REFERENCE_WORLD, expected_sgd_weight, loglog_slope, make_rng, sgd,
+                     steps_to_reach, train)
 from helpers.metrics import final_error
 
 

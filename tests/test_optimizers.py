@@ -220,7 +220,8 @@ def test_every_optimizer_is_registered_once_with_everything_the_series_reads():
 
     from helpers.colours import OPTIMIZER_COLOURS, OPTIMIZER_HATCHES
     from helpers.optimizers import DISPLAY_NAMES, REGISTRY, ROLES
-    assert list(REGISTRY) == ["sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent"]
+    assert list(REGISTRY) == ["sgd", "momentum", "adagrad", "rmsprop", "adam", "sign_descent",
+                              "signum", "lazy_adam", "normalized_gd"]
     for name, spec in REGISTRY.items():
         assert spec.name == name and spec.display_name and spec.citation
         assert spec.state._fields[0] == "t"
@@ -265,3 +266,33 @@ def test_roles_map_one_control_to_each_optimizers_own_name():
     assert optimizer_from_roles("adam", **by_role).hyperparams == {
         "lr": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "bias_correction": True}
     assert optimizer_from_roles("sgd", **by_role).hyperparams == {"lr": 0.02}
+
+
+def test_signum_by_hand():
+    from helpers import signum
+    # step 1: m = 0.1 * [2, 0] -> w = -0.01 * sign(m) = [-0.01, 0]
+    # step 2: g = [0, 0]: m = 0.9 m = [0.18, 0], the weight keeps moving: w = [-0.02, 0]
+    w, state = run_steps(signum(0.01, beta=0.9), [0.0, 0.0], [[2.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(w, [-0.02, 0.0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(state.m, [0.18, 0.0], rtol=1e-15)
+
+
+def test_lazy_adam_moves_and_updates_only_where_the_gradient_is_not_zero():
+    from helpers import lazy_adam
+    grads = [[1.0, 0.0], [0.0, 0.0], [0.0, 2.0]]
+    w, state = run_steps(lazy_adam(0.05), [0.0, 0.0], grads)
+    dense, _ = run_steps(adam(0.05), [0.0, 0.0], grads)
+    # weight 0: one step at t = 1 (as Adam's first step), then untouched
+    np.testing.assert_allclose(w[0], -0.05 / (1 + 1e-8), rtol=1e-15)
+    assert state.m[0] == pytest.approx(0.1) and state.v[0] == pytest.approx(0.001)
+    # weight 1: its first moment update happens at t = 3, with bias correction for t = 3
+    m, v = 0.1 * 2.0, 0.001 * 4.0
+    np.testing.assert_allclose(w[1], -0.05 * (m / (1 - 0.9 ** 3)) / (
+        np.sqrt(v / (1 - 0.999 ** 3)) + 1e-8), rtol=1e-14)
+    assert dense[0] < w[0]              # dense Adam kept moving weight 0 on step 2 and 3
+
+
+def test_normalized_gd_steps_lr_along_the_gradient_per_run():
+    from helpers import normalized_gd
+    w, _ = run_steps(normalized_gd(0.1), [[0.0, 0.0], [1.0, 1.0]], [[[3.0, 4.0], [0.0, 2.0]]])
+    np.testing.assert_allclose(w, [[-0.06, -0.08], [1.0, 0.9]], rtol=1e-10)

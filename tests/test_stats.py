@@ -73,3 +73,17 @@ def test_seed_band_refuses_what_it_cannot_answer(values, kwargs, error, message)
 def test_t_quantile_refuses_bad_input(args, error):
     with pytest.raises(error):
         t_quantile(*args)
+
+
+def test_paired_difference_sees_what_separate_intervals_miss():
+    from helpers import paired_difference
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0, 1.0, 20)               # seed-to-seed noise both runs share
+    a, b = shared + 0.1 + rng.normal(0, 0.01, 20), shared + rng.normal(0, 0.01, 20)
+    separate_a, separate_b = seed_band(a), seed_band(b)
+    assert separate_a.low < separate_b.high       # separate intervals overlap ...
+    paired = paired_difference(a, b)
+    assert paired.low > 0                         # ... the paired one excludes zero
+    np.testing.assert_allclose(paired.mean, (a - b).mean())
+    with pytest.raises(ValueError, match="same shape"):
+        paired_difference(a, b[:5])

@@ -1,16 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers import (
-    REFERENCE_WORLD,
-    DivergenceError,
-    adam,
-    make_rng,
-    make_world,
-    minibatch_gradient,
-    sgd,
-    train,
-)
+from helpers import (REFERENCE_WORLD, DivergenceError, adam, make_rng, make_world,
+                     minibatch_gradient, sgd, train)
 
 
 def test_gradient_matches_the_textbook_formula():
@@ -131,3 +123,78 @@ def test_streams_must_match_the_run_axis():
         train(sgd(0.1), REFERENCE_WORLD, 10, [make_rng(1), make_rng(2)], w0=np.zeros((3, 6)))
     with pytest.raises(ValueError, match="^rng must not be an empty list"):
         REFERENCE_WORLD.sample_batch([])
+
+
+# --- where the gradient comes from: a batch, its statistics, or the expectation ---------
+
+def test_statistics_give_exactly_the_gradient_of_the_batch_they_summarise():
+    from helpers.model import statistics_gradient
+    rng = np.random.default_rng(5)
+    X = (rng.random((32, 6)) < REFERENCE_WORLD.frequencies).astype(float)
+    noise = 0.1 * rng.standard_normal(32)
+    y = X @ REFERENCE_WORLD.true_weights + noise
+    w = rng.normal(size=(3, 6))
+    S, c = X.T @ X / 32, X.T @ noise / 32
+    np.testing.assert_allclose(statistics_gradient(w, S, c, REFERENCE_WORLD.true_weights),
+                               minibatch_gradient(w, X, y), rtol=1e-12, atol=1e-14)
+
+
+def test_drawn_statistics_have_the_distribution_of_a_batch():
+    world = make_world(batch_size=64)
+    draws = [world.sample_statistics(make_rng(s)) for s in range(20_000)]
+    S = np.array([d[0] for d in draws])
+    c = np.array([d[1] for d in draws])
+    # E[S] = E[x x^T]; Var(c_i) = p_i sigma^2 / B (noise independent of the tokens)
+    assert np.abs(S.mean(axis=0) - world.expected_hessian()).max() < 0.01
+    # (thalweg's c is non-zero in only ~1,200 of the draws: too few to pin its variance)
+    np.testing.assert_allclose(c.var(axis=0)[:5], world.frequencies[:5] * 0.01 / 64, rtol=0.1)
+    # a token absent from the batch has an exactly zero row, column and c entry
+    absent = S[:, 5, 5] == 0
+    assert absent.any() and np.all(S[absent, 5] == 0) and np.all(c[absent, 5] == 0)
+
+
+def test_three_gradients_agree_in_expectation():
+    # SGD's rare weights after 3000 steps: batch by batch, by statistics (10 seeds each),
+    # and the full-batch (expected) gradient, deterministic.
+    seeds = [make_rng(s) for s in range(10)]
+    batches = train(sgd(0.05), REFERENCE_WORLD, 3000, seeds).final_weights[:, 4:]
+    seeds = [make_rng(s) for s in range(10)]
+    stats = train(sgd(0.05), REFERENCE_WORLD, 3000, seeds, gradient="statistics")
+    full = train(sgd(0.05), REFERENCE_WORLD, 3000, gradient="expected")
+    for finals in (batches, stats.final_weights[:, 4:]):
+        assert np.all(np.abs(finals.mean(axis=0) - full.final_weights[4:]) < 0.02)
+    assert np.all(full.grad_nonzero_steps == 3000)          # full batch: every step
+
+
+def test_full_batch_training_is_deterministic_and_needs_no_stream():
+    a = train(adam(0.01), REFERENCE_WORLD, 200, gradient="expected")
+    b = train(adam(0.01), REFERENCE_WORLD, 200, gradient="expected")
+    np.testing.assert_array_equal(a.weights, b.weights)
+    with pytest.raises(ValueError, match="leave rng out"):
+        train(sgd(0.1), REFERENCE_WORLD, 10, make_rng(0), gradient="expected")
+    with pytest.raises(ValueError, match="^gradient must be one of"):
+        train(sgd(0.1), REFERENCE_WORLD, 10, make_rng(0), gradient="full")
+    with pytest.raises(TypeError, match="^rng must be a random stream"):
+        train(sgd(0.1), REFERENCE_WORLD, 10)
+
+
+def test_gradient_descent_does_not_see_a_rotation_but_adam_does():
+    rotated = REFERENCE_WORLD.rotated(seed=1)
+    assert np.allclose(rotated.rotation @ rotated.rotation.T, np.eye(6))
+    assert np.allclose(rotated.to_tokens(rotated.true_weights), 1.0)
+    # GD is rotation-equivariant: in token coordinates the run is the same, step by step
+    plain = train(sgd(0.5), REFERENCE_WORLD, 500, gradient="expected")
+    turned = train(sgd(0.5), rotated, 500, gradient="expected")
+    np.testing.assert_allclose(rotated.to_tokens(turned.weights), plain.weights, atol=1e-12)
+    # Adam is not: its per-coordinate normalisation works in the basis it is given
+    plain = train(adam(0.01), REFERENCE_WORLD, 500, gradient="expected")
+    turned = train(adam(0.01), rotated, 500, gradient="expected")
+    assert np.abs(rotated.to_tokens(turned.weights) - plain.weights).max() > 0.1
+    # a batch of the rotated world is the rotated batch of the original one
+    X, y = rotated.sample_batch(make_rng(3))
+    X0, y0 = REFERENCE_WORLD.sample_batch(make_rng(3))
+    np.testing.assert_allclose(X, X0 @ rotated.rotation.T, atol=1e-15)
+    np.testing.assert_allclose(y, y0, atol=1e-12)
+    with pytest.raises(ValueError, match="cannot run a rotated world"):
+        from helpers import sweep
+        sweep({"sgd": (sgd, {"lr": [0.1]})}, rotated, [0], 10)
