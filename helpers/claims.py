@@ -5,12 +5,19 @@ The rule, decided before looking at any measurement:
   is within one unit of the claim's last stated digit;
 - a number stated bare ("3.4%", "41x") holds within half a unit of its last digit;
 - a bound ("above 40") holds when the measurement is on the stated side;
-- "close" means within twice the tolerance: right in spirit, not in the digits."""
+- "close" means within twice the tolerance: right in spirit, not in the digits.
+
+Over seeds (:meth:`Claim.over_seeds`): a claim about what a method produces is judged on
+its *typical* run, the median over the seeds, by the same rule; beside it stand the
+share of single runs that would pass and the verdict of the tutorial's own seed, so that
+one seed can neither make nor break a verdict."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+
+import numpy as np
 
 from .validation import check_choice, check_finite
 
@@ -21,6 +28,20 @@ def last_digit_unit(stated: str) -> float:
     """The unit of the last digit of a number as written: '0.53' -> 0.01, '41' -> 1."""
     exponent = Decimal(stated).as_tuple().exponent
     return float(Decimal(1).scaleb(exponent))
+
+
+@dataclass(frozen=True)
+class SeedVerdict:
+    """A claim judged over seeds: the verdict on the median run, and how many single runs
+    hold, are close, or fail."""
+
+    verdict: str
+    median: float
+    counts: dict
+    n_seeds: int
+
+    def share(self, verdict: str = HOLDS) -> str:
+        return f"{self.counts[verdict]} of {self.n_seeds}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,18 @@ class Claim:
         if gap <= self.tolerance:
             return HOLDS
         return CLOSE if gap <= 2 * self.tolerance else FAILS
+
+    def over_seeds(self, values) -> SeedVerdict:
+        """The verdict on the median of ``values`` (one per seed), with the count of
+        single runs for which each verdict holds."""
+        values = check_finite("values", values, min_ndim=1)
+        if values.ndim != 1 or values.size < 10:
+            raise ValueError(f"a verdict over seeds needs at least 10 seeds (a 1-D list), got "
+                             f"shape {values.shape}")
+        singles = [self.verdict(v) for v in values]
+        median = float(np.median(values))
+        return SeedVerdict(self.verdict(median), median,
+                           {v: singles.count(v) for v in (HOLDS, CLOSE, FAILS)}, values.size)
 
     def rule(self) -> str:
         if self.kind == "above":

@@ -41,7 +41,10 @@ class ArmResult:
 
     ``weights`` has axes ``dims = ("step", "seed", *grid, "token")`` with coordinates in
     ``coords``; ``steps`` are the recorded step numbers (1-based). A run that diverged
-    has ``diverged_at > 0`` (the step) and NaN weights from then on."""
+    has ``diverged_at > 0`` (the step) and NaN weights from then on. ``final_state`` is
+    the optimizer's state after the last step, each array with axes
+    ``("seed", *grid, "token")``; :meth:`derive` reads quantities such as Adam's
+    ``effective_lr`` from it."""
 
     name: str
     optimizer: Optimizer
@@ -51,6 +54,12 @@ class ArmResult:
     grad_nonzero_steps: np.ndarray
     diverged_at: np.ndarray
     world: World = field(repr=False)
+    final_state: tuple | None = field(default=None, repr=False)
+
+    def derive(self, quantity: str) -> np.ndarray:
+        """A derived quantity of the final state (e.g. ``"effective_lr"``), with axes
+        ``("seed", *grid, "token")``."""
+        return self.optimizer.derive(quantity, self.final_state)
 
     @property
     def steps(self) -> np.ndarray:
@@ -84,9 +93,23 @@ class ArmResult:
             coords.pop(dim)
         weights = self.weights[tuple(index)]
         run_index = tuple(index[1:-1])
-        return ArmResult(self.name, self.optimizer, tuple(dims), coords, weights,
+        # the optimizer's grid-shaped hyperparameters lose the selected axes too
+        grid_index = index[2:]                        # (*grid, token) positions
+
+        def select(value):
+            if not isinstance(value, np.ndarray) or value.ndim != len(grid_index):
+                return value
+            return value[tuple(k if isinstance(k, slice) or value.shape[axis] > 1 else 0
+                               for axis, k in enumerate(grid_index))]
+
+        hyperparams = {key: select(value) for key, value in self.optimizer.hyperparams.items()}
+        optimizer = Optimizer(self.optimizer.spec, hyperparams, self.optimizer.schedule)
+        state = None if self.final_state is None else type(self.final_state)(
+            self.final_state.t, *(array[run_index + (slice(None),)]
+                                  for array in self.final_state[1:]))
+        return ArmResult(self.name, optimizer, tuple(dims), coords, weights,
                          self.grad_nonzero_steps[run_index + (slice(None),)],
-                         self.diverged_at[run_index], self.world)
+                         self.diverged_at[run_index], self.world, state)
 
     def band(self, level: float = 0.95) -> Band:
         """Mean weights over the seed axis with a ``level`` confidence interval; axes
@@ -311,9 +334,12 @@ def sweep(arms: Mapping[str, tuple], world: World, seeds, n_steps: int, *,
         dims = ("step", "seed") + tuple(grids[name]) + ("token",)
         coords = {"step": record_steps, "seed": np.array(seeds),
                   **dict(grids[name].items()), "token": np.array(world.tokens)}
+        state = type(parts[0].state)(n_steps, *(
+            np.concatenate([part.state[k] for part in parts], axis=0)[order]
+            for k in range(1, len(parts[0].state))))
         results[name] = ArmResult(
             name, optimizer, dims, coords,
             np.concatenate([part.weights for part in parts], axis=1)[:, order],
             np.concatenate([part.grad_nonzero_steps for part in parts], axis=0)[order],
-            np.concatenate([part.diverged_at for part in parts], axis=0)[order], world)
+            np.concatenate([part.diverged_at for part in parts], axis=0)[order], world, state)
     return SweepResult(results, seeds, n_steps)

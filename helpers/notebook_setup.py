@@ -53,7 +53,7 @@ def setup_notebook(seed: int | None = None) -> int:
     return seed
 
 
-def compare_prediction(prediction, measured, what: str) -> str:
+def compare_prediction(prediction, measured, what: str) -> None:
     """Prints how a reader's written guess compares with the measurement.
 
     The notebooks ask for a guess *before* the cell that settles it: a cell holds
@@ -69,4 +69,3 @@ def compare_prediction(prediction, measured, what: str) -> str:
         text = (f"{what}: you predicted {guess:.4g}, the measurement is {measured:.4g} "
                 f"(off by {abs(guess - measured):.3g}).")
     print(text)
-    return text

@@ -206,8 +206,9 @@ def reference_figure(sgd_result: TrainResult, adam_result: TrainResult,
 def improved_figure(sgd_result: TrainResult, adam_result: TrainResult,
                     path=None) -> Figure:
     """The same story, redrawn: colour-blind-safe colours with markers and line styles,
-    lines labelled at their ends, errors on one axis, and the effective-LR panel
-    annotated with what it really shows (every token far above the nominal lr)."""
+    lines labelled at their ends, errors on one axis, the SGD panel annotated with the
+    cause (the loss is almost flat along a rare weight), and the effective-LR panel with
+    what it really shows (every token far above the nominal lr)."""
     for r in (sgd_result, adam_result):
         _require_drawable(r)
     world = sgd_result.world
@@ -221,10 +222,9 @@ def improved_figure(sgd_result: TrainResult, adam_result: TrainResult,
         ax.set_ylim(-0.05, 1.75)
         ax.set_title(f"{run.optimizer.label}: weight of each token over training")
     rare = world.n_tokens - 1
-    ax_sgd.annotate(f"{world.tokens[rare]}: got a gradient on "
-                    f"{100 * sgd_result.grad_nonzero_steps[rare] / sgd_result.n_steps:.1f}% "
-                    f"of steps,\n"
-                    f"ends at w = {sgd_result.final_weights[rare]:.2f}",
+    ax_sgd.annotate(f"{world.tokens[rare]}: the loss is almost flat along it (curvature "
+                    f"p = {world.frequencies[rare]:g}),\nso SGD creeps: it ends at "
+                    f"w = {sgd_result.final_weights[rare]:.2f}",
                     xy=(sgd_result.n_steps * 0.6,
                         sgd_result.weights[int(sgd_result.n_steps * 0.6), rare]),
                     xytext=(sgd_result.n_steps * 0.25, 0.45), fontsize=9,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +12,7 @@ from .model import (DIVERGENCE_THRESHOLD, expected_gradient, got_gradient, mark_
 from .optimizers import Optimizer, adam, check_optimizer, sgd
 from .streams import make_rng
 from .validation import (UnknownKeyError, check_allocation, check_choice, check_finite, check_int,
-                         shown)
+                         is_real_number, shown)
 from .world import REFERENCE, REFERENCE_WORLD, World
 
 
@@ -59,6 +60,30 @@ class TrainResult:
     def diverged(self) -> bool:
         return bool(np.any(self.diverged_at > 0))
 
+    def run(self, index: int) -> TrainResult:
+        """One run of a stack (runs on the leading axis, e.g. one seed of several):
+        a TrainResult of its own, as if it had been trained alone."""
+        run_shape = self.weights.shape[1:-1]
+        if not run_shape:
+            raise ValueError("this result holds a single run; there is nothing to select")
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be a whole number, got {index!r}")
+        if not -run_shape[0] <= index < run_shape[0]:
+            raise ValueError(f"index must lie in 0..{run_shape[0] - 1} (or count from the end), "
+                             f"got {index}")
+
+        def pick(value):
+            return value[index] if isinstance(value, np.ndarray) and value.ndim >= 1 else value
+
+        hyperparams = {k: (v[index] if isinstance(v, np.ndarray) and v.ndim == len(run_shape) + 1
+                           and v.shape[0] == run_shape[0] else v)
+                       for k, v in self.optimizer.hyperparams.items()}
+        optimizer = type(self.optimizer)(self.optimizer.spec, hyperparams, self.optimizer.schedule)
+        state = type(self.final_state)(self.final_state.t, *map(pick, self.final_state[1:]))
+        return TrainResult(optimizer, self.world, self.w0[index], self.weights[:, index],
+                           self.grad_nonzero_steps[index], state, self.diverged_at[index],
+                           {k: v[:, index] for k, v in self.recorded.items()})
+
     def trajectory(self, token) -> np.ndarray:
         """Weights of one token (name or index) over time, shape ``(n_steps, *run_shape)``."""
         return self.weights[..., self.world.token_index(token)]
@@ -67,9 +92,29 @@ class TrainResult:
 GRADIENTS = ("minibatch", "statistics", "expected")
 
 
+@dataclass(eq=False)
+class _Run:
+    """One optimizer's run inside :func:`train`, stepped alongside the others."""
+
+    optimizer: object
+    w: np.ndarray
+    state: tuple
+    weights: np.ndarray
+    recorded: dict
+    grad_nonzero_steps: np.ndarray
+    diverged_at: np.ndarray
+    alive: np.ndarray
+    all_alive: bool = True       # a plain bool: checking the array every step costs more
+    finished: bool = False       # every run has diverged: nothing left to compute
+
+
 def train(optimizer, world: World, n_steps: int, rng=None, *, gradient: str = "minibatch",
-          w0=None, record=(), on_divergence: str = "raise") -> TrainResult:
+          w0=None, record=(), on_divergence: str = "raise"):
     """Train ``optimizer`` on batches drawn from ``world`` by ``rng`` for ``n_steps``.
+
+    ``optimizer`` may also be a dict of optimizers, ``{"SGD": sgd(0.05), "Adam":
+    adam(0.05)}``: each batch is then drawn once and every optimizer steps on it (common
+    random numbers, at the cost of one draw), and a dict of results comes back.
 
     ``gradient`` says where each step's gradient comes from:
 
@@ -91,7 +136,14 @@ def train(optimizer, world: World, n_steps: int, rng=None, *, gradient: str = "m
     ``on_divergence``: ``"raise"`` stops with a :class:`DivergenceError` naming the step;
     ``"mark"`` lets the other runs go on, freezes the diverged ones and reports the step
     in ``diverged_at``."""
-    optimizer = check_optimizer("optimizer", optimizer)
+    several = isinstance(optimizer, Mapping)
+    if several:
+        if not optimizer:
+            raise ValueError("optimizer must name at least one optimizer")
+        optimizers = {_check_name(name): check_optimizer(f"optimizer[{name!r}]", opt)
+                      for name, opt in optimizer.items()}
+    else:
+        optimizers = {"": check_optimizer("optimizer", optimizer)}
     if not isinstance(world, World):
         raise TypeError(f"world must be a helpers World (make_world), got {type(world).__name__}")
     n_steps = check_int("n_steps", n_steps, minimum=1)
@@ -123,74 +175,96 @@ def train(optimizer, world: World, n_steps: int, rng=None, *, gradient: str = "m
             f"w0 must end in an axis of length {world.n_tokens} (one weight per token), "
             f"got shape {w.shape}"
         )
-    state = optimizer.init(w)
-    for name in record:
-        if name != "grad" and name not in state._fields[1:] and name not in optimizer.derived:
-            allowed = ["grad"] + list(state._fields[1:]) + list(optimizer.derived)
-            raise UnknownKeyError(f"{optimizer.name} cannot record {name!r}; it can record: "
-                                  f"{', '.join(map(repr, allowed))}")
-    runs = int(np.prod(w.shape[:-1]))
-    check_allocation(f"{n_steps:,} steps of {runs:,} run(s) (recording {len(record) + 1} arrays)",
-                     8.0 * n_steps * w.size * (len(record) + 1)
-                     + 8.0 * runs * world.batch_size * (world.n_tokens + 1) * 3,
+    runs_per_optimizer = int(np.prod(w.shape[:-1]))
+    check_allocation(f"{n_steps:,} steps of {runs_per_optimizer * len(optimizers):,} run(s) "
+                     f"(recording {len(record) + 1} arrays each)",
+                     8.0 * n_steps * w.size * (len(record) + 1) * len(optimizers)
+                     + 8.0 * runs_per_optimizer * world.batch_size * (world.n_tokens + 1) * 3,
                      advice="use fewer steps, fewer runs or a smaller batch")
     w = np.broadcast_to(w, w.shape).copy()
-
-    run_shape = w.shape[:-1]
     w0_copy = w.copy()
-    weights = np.empty((n_steps,) + w.shape)
-    recorded = {name: np.empty((n_steps,) + w.shape) for name in record}
-    grad_nonzero_steps = np.zeros(w.shape, dtype=np.int64)
-    diverged_at = np.zeros(run_shape, dtype=np.int64)
-    alive = np.ones(run_shape, dtype=bool)
-    all_alive = True          # a plain bool: checking the array every step costs more
 
-    # Overflow in a diverging run is expected and handled below; keep NumPy quiet.
+    runs = {}
+    for name, opt in optimizers.items():
+        state = opt.init(w)
+        for quantity in record:
+            if quantity != "grad" and quantity not in state._fields[1:] \
+                    and quantity not in opt.derived:
+                allowed = ["grad"] + list(state._fields[1:]) + list(opt.derived)
+                raise UnknownKeyError(f"{opt.name} cannot record {quantity!r}; it can record: "
+                                      f"{', '.join(map(repr, allowed))}")
+        runs[name] = _Run(opt, w.copy(), state, np.empty((n_steps,) + w.shape),
+                          {q: np.empty((n_steps,) + w.shape) for q in record},
+                          np.zeros(w.shape, dtype=np.int64),
+                          np.zeros(w.shape[:-1], dtype=np.int64),
+                          np.ones(w.shape[:-1], dtype=bool))
+
     hessian = world.expected_hessian()
+    # Overflow in a diverging run is expected and handled below; keep NumPy quiet.
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(1, n_steps + 1):
-            if gradient == "minibatch":
+            if gradient == "minibatch":                   # one draw for every optimizer
                 X, y = world.sample_batch(rng)
-                grad = minibatch_gradient(w, X, y, check=False)
             elif gradient == "statistics":
                 S, c = world.sample_statistics(rng)
-                grad = statistics_gradient(w, S, c, world.true_weights, check=False)
-            else:
-                grad = expected_gradient(w, hessian, world.true_weights, check=False)
-            grad_nonzero_steps += got_gradient(grad)
-            w_new, state_new = optimizer.step(w, grad, state, check=False)
-
-            newly = newly_diverged(w_new, alive, all_alive)
-            if newly is not None:
-                if on_divergence == "raise":
-                    what = ("NaN or infinite" if not np.all(np.isfinite(w_new[newly]))
-                            else f"larger than {DIVERGENCE_THRESHOLD:g} in magnitude")
-                    raise DivergenceError(
-                        f"{optimizer!r} diverged at step {step}: a weight became {what}. "
-                        f"Lower the learning rate, or pass on_divergence='mark' to keep "
-                        f"the runs that did not diverge.", step)
-                w_new = mark_diverged(w_new, newly, alive, diverged_at, step)
-                all_alive = False
-            w, state = w_new, state_new
-            weights[step - 1] = w
-            if not all_alive and not alive.any():
-                # Every run has diverged: nothing left to compute. Mark the rest as NaN
-                # (diverged_at says from where) and stop early.
-                weights[step:] = np.nan
-                for name in record:
-                    recorded[name][step - 1:] = np.nan
-                break
-            for name in record:
-                if name == "grad":
-                    value = grad
-                elif name in state._fields:
-                    value = getattr(state, name)
+            for run in runs.values():
+                if run.finished:
+                    continue
+                if gradient == "minibatch":
+                    grad = minibatch_gradient(run.w, X, y, check=False)
+                elif gradient == "statistics":
+                    grad = statistics_gradient(run.w, S, c, world.true_weights, check=False)
                 else:
-                    value = optimizer.derive(name, state)
-                recorded[name][step - 1] = value
+                    grad = expected_gradient(run.w, hessian, world.true_weights, check=False)
+                _advance(run, grad, step, on_divergence)
+            if all(run.finished for run in runs.values()):
+                break
 
-    return TrainResult(optimizer, world, w0_copy, weights, grad_nonzero_steps, state,
-                       diverged_at, recorded)
+    results = {name: TrainResult(run.optimizer, world, w0_copy, run.weights,
+                                 run.grad_nonzero_steps, run.state, run.diverged_at,
+                                 run.recorded) for name, run in runs.items()}
+    return results if several else results[""]
+
+
+def _check_name(name):
+    """A run's name in a dict of optimizers: a string, or a number such as its lr."""
+    if not isinstance(name, str) and not is_real_number(name):
+        raise TypeError(f"the optimizers' names must be strings or numbers, got {name!r}")
+    return name
+
+
+def _advance(run: _Run, grad, step: int, on_divergence: str) -> None:
+    """One step of one run: count the gradients, update, check for divergence, record."""
+    run.grad_nonzero_steps += got_gradient(grad)
+    w_new, state_new = run.optimizer.step(run.w, grad, run.state, check=False)
+    newly = newly_diverged(w_new, run.alive, run.all_alive)
+    if newly is not None:
+        if on_divergence == "raise":
+            what = ("NaN or infinite" if not np.all(np.isfinite(w_new[newly]))
+                    else f"larger than {DIVERGENCE_THRESHOLD:g} in magnitude")
+            raise DivergenceError(
+                f"{run.optimizer!r} diverged at step {step}: a weight became {what}. "
+                f"Lower the learning rate, or pass on_divergence='mark' to keep "
+                f"the runs that did not diverge.", step)
+        w_new = mark_diverged(w_new, newly, run.alive, run.diverged_at, step)
+        run.all_alive = False
+    run.w, run.state = w_new, state_new
+    run.weights[step - 1] = run.w
+    if not run.all_alive and not run.alive.any():
+        # Every run has diverged: nothing left to compute. Mark the rest as NaN
+        # (diverged_at says from where) and stop stepping it.
+        run.weights[step:] = np.nan
+        for values in run.recorded.values():
+            values[step - 1:] = np.nan
+        run.finished = True
+        return
+    for quantity, values in run.recorded.items():
+        if quantity == "grad":
+            values[step - 1] = grad
+        elif quantity in run.state._fields:
+            values[step - 1] = getattr(run.state, quantity)
+        else:
+            values[step - 1] = run.optimizer.derive(quantity, run.state)
 
 
 @dataclass(frozen=True, eq=False)

@@ -40,7 +40,10 @@ def execute(path: Path, timeout: int = 300) -> float:
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
     with kernel_manager(KERNEL) as manager:
-        NotebookClient(nb, timeout=timeout, km=manager,
+        # coalesce_streams: one print can reach the client as several stream messages,
+        # depending on when the kernel flushes; merged, the stored output is the same
+        # on every run (nbval merges them too before comparing).
+        NotebookClient(nb, timeout=timeout, km=manager, coalesce_streams=True,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - started
     nbformat.write(normalise(nb), path)

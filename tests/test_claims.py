@@ -37,3 +37,16 @@ def test_bad_claims():
         Claim("x", "y", "about one")
     with pytest.raises(ValueError, match="^measured must"):
         Claim("x", "y", "1").verdict(float("nan"))
+
+
+def test_a_verdict_over_seeds_rests_on_the_median_run():
+    from helpers.claims import Claim
+    claim = Claim("lr", "above 40", "40", kind="above")
+    values = [38.0, 39.5, 41.0, 42.0, 45.0, 47.0, 50.0, 43.0, 44.0, 46.0]
+    result = claim.over_seeds(values)
+    assert result.verdict == HOLDS and result.median == 43.5
+    assert result.counts == {HOLDS: 8, CLOSE: 0, FAILS: 2} and result.share() == "8 of 10"
+    # one seed cannot turn it: the claim fails on 39.5 alone, not over the seeds
+    assert claim.verdict(39.5) == FAILS
+    with pytest.raises(ValueError, match="at least 10 seeds"):
+        claim.over_seeds(values[:5])

@@ -148,3 +148,16 @@ def test_bad_arguments(kwargs, error, message):
     args.update(kwargs)
     with pytest.raises(error, match=message):
         sweep(args.pop("arms"), args.pop("world"), args.pop("seeds"), args.pop("n_steps"), **args)
+
+
+def test_the_final_state_gives_the_same_effective_lr_as_a_plain_loop(small):
+    arm = small["adam"].sel(lr=0.05, beta2=0.99)
+    optimizer = h.adam(0.05, beta2=0.99)
+    w, state = np.zeros(6), optimizer.init(np.zeros(6))
+    for X, y in sweep_batches(WORLD, 5, 300):
+        w, state = optimizer.step(w, X.T @ (X @ w - y) / 32, state)
+    np.testing.assert_allclose(arm.derive("effective_lr")[5],
+                               optimizer.derive("effective_lr", state), rtol=1e-10)
+    full = small["adam"].derive("effective_lr")           # (seed, lr, beta2, token)
+    assert full.shape == (6, 2, 2, 6)
+    np.testing.assert_allclose(full[:, 1, 0], arm.derive("effective_lr"), rtol=1e-15)

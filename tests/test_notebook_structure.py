@@ -74,3 +74,47 @@ def test_index_and_readme_list_every_notebook():
         assert f"({path.name})" in index, f"00-index does not link {path.name}"
         assert f"(notebooks/{path.name})" in readme, f"README does not link {path.name}"
     assert "urlpath=lab/tree/notebooks/00-index.ipynb" in readme
+
+
+def cells_of(path):
+    return load(path)["cells"]
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if 1 <= int(p.name[:2]) <= 9],
+                         ids=lambda p: p.name)
+def test_a_prediction_is_asked_for_before_the_cell_that_settles_it(path):
+    cells = cells_of(path)
+    ask = next((k for k, c in enumerate(cells) if c["cell_type"] == "markdown"
+                and "**Predict first.**" in source(c)), None)
+    assert ask is not None, "a **Predict first.** prompt"
+    guess = next(k for k, c in enumerate(cells) if k > ask and c["cell_type"] == "code")
+    assert re.search(r"^prediction = None\b", source(cells[guess]), re.M), \
+        "the cell after the prompt holds `prediction = None` for the reader to fill in"
+    settle = [k for k, c in enumerate(cells) if c["cell_type"] == "code"
+              and "compare_prediction(prediction" in source(c)]
+    assert settle and settle[0] > guess, "a later cell compares the guess with the measurement"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.name)
+def test_every_notebook_that_draws_batches_says_which_stream(path):
+    text = "\n".join(source(c) for c in cells_of(path))
+    draws = any(name in text for name in ("make_rng(", "sweep(", "reference_runs(", "Explorer("))
+    if draws:
+        assert "helpers/streams.py" in text or "series' stream" in text, \
+            "say which random stream the notebook's seeds index"
+
+
+CITATIONS = {  # who, where the idea is used (at least one notebook cites it there)
+    "Kingma": "03", "Duchi": "03", "Tieleman": "03", "Balles": "03", "Goh": "07",
+    "Bernstein": "08", "Kunstner": "07", "Zhang": "07",
+}
+
+
+def test_the_index_lists_references_and_each_is_cited_where_it_is_used():
+    index = "\n".join(source(c) for c in cells_of(NOTEBOOK_DIR / "00-index.ipynb"))
+    references = index[index.index("## References"):]
+    for author, number in CITATIONS.items():
+        assert author in references, f"{author} missing from the index's references"
+        notebook = next(p for p in NOTEBOOKS if p.name.startswith(number))
+        text = "\n".join(source(c) for c in cells_of(notebook) if c["cell_type"] == "markdown")
+        assert author in text, f"{author} should be cited in {notebook.name}, where it is used"

@@ -198,3 +198,47 @@ def test_gradient_descent_does_not_see_a_rotation_but_adam_does():
     with pytest.raises(ValueError, match="cannot run a rotated world"):
         from helpers import sweep
         sweep({"sgd": (sgd, {"lr": [0.1]})}, rotated, [0], 10)
+
+
+def test_the_tutorial_protocol_is_sgd_then_adam_on_one_continuing_stream():
+    # Notebook 04 runs the protocol this way for 21 seeds at once.
+    from helpers import reference_runs
+    streams = [make_rng(s) for s in (3, 42)]
+    sgd_runs = train(sgd(0.05), REFERENCE_WORLD, 300, streams)
+    adam_runs = train(adam(0.05), REFERENCE_WORLD, 300, streams)
+    for k, seed in enumerate((3, 42)):
+        protocol = reference_runs(seed, n_steps=300)
+        np.testing.assert_array_equal(sgd_runs.weights[:, k], protocol.sgd.weights)
+        np.testing.assert_allclose(adam_runs.weights[:, k], protocol.adam.weights, rtol=1e-12)
+
+
+def test_several_optimizers_on_one_draw_equal_each_trained_alone():
+    streams = lambda: [make_rng(s) for s in (0, 7)]  # noqa: E731
+    together = train({"SGD": sgd(0.05), "Adam": adam(0.05)}, REFERENCE_WORLD, 400, streams(),
+                     record="grad")
+    for name, optimizer in (("SGD", sgd(0.05)), ("Adam", adam(0.05))):
+        alone = train(optimizer, REFERENCE_WORLD, 400, streams(), record="grad")
+        np.testing.assert_array_equal(together[name].weights, alone.weights)
+        np.testing.assert_array_equal(together[name].recorded["grad"], alone.recorded["grad"])
+    # a diverging member stops alone; the others go on
+    mixed = train({"bad": sgd(3.0), "good": sgd(0.05)}, REFERENCE_WORLD, 300, make_rng(1),
+                  on_divergence="mark")
+    assert mixed["bad"].diverged and not mixed["good"].diverged
+    with pytest.raises(ValueError, match="at least one optimizer"):
+        train({}, REFERENCE_WORLD, 10, make_rng(0))
+    with pytest.raises(TypeError, match=r"^optimizer\['x'\] must be made by helpers"):
+        train({"x": "sgd"}, REFERENCE_WORLD, 10, make_rng(0))
+
+
+def test_one_run_of_a_stack_is_the_run_trained_alone():
+    stack = train(adam(0.05), REFERENCE_WORLD, 200, [make_rng(s) for s in (5, 6)], record="v_hat")
+    alone = train(adam(0.05), REFERENCE_WORLD, 200, make_rng(6), record="v_hat")
+    picked = stack.run(-1)
+    np.testing.assert_allclose(picked.weights, alone.weights, rtol=1e-12)
+    np.testing.assert_allclose(picked.recorded["v_hat"], alone.recorded["v_hat"], rtol=1e-12)
+    from helpers import effective_lr
+    np.testing.assert_allclose(effective_lr(picked), effective_lr(alone), rtol=1e-12)
+    with pytest.raises(ValueError, match="single run"):
+        alone.run(0)
+    with pytest.raises(ValueError, match="index must lie in 0..1"):
+        stack.run(2)
