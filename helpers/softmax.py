@@ -1,0 +1,632 @@
+"""Softmax classifiers over many heavy-tailed classes (notebooks 11 and 12).
+
+Two models, one interface, so that one training loop and the series' optimizers serve
+both. Parameters are a flat vector per run, shape ``(..., n_params)``, exactly what the
+optimizers of :mod:`helpers.optimizers` step on (normalised GD takes its norm over that
+last axis, the whole model); leading axes hold runs side by side.
+
+* :class:`LinearSoftmax`: logits ``X W`` for inputs ``X`` (N, d) and weights
+  ``W`` (d, C); the mean cross-entropy over the N samples. Kunstner et al. (2024) show
+  that gradient descent is slow on the rare classes of such a model even with full
+  batches, while Adam and sign descent are not.
+* :class:`BigramTable`: next-word logits ``W[previous word]``, a V x V table, trained on
+  the pairs of a text. Its loss is a function of the pair counts alone, so the full-batch
+  gradient costs one pass over the table, and the best achievable loss is known: the
+  conditional entropy of the next word given the previous one.
+
+Both give the gradient of the *mean* loss: class k's column of the gradient is
+``(1/N) sum_i x_i (p_ik - [y_i = k])``, of size about ``pi_k`` (its share of the
+samples), and so is its Hessian block; that is the six-token world's ``p (w - 1)``
+again, with the class frequency in the role of the token frequency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .model import diverged
+from .optimizers import Optimizer, check_optimizer
+from .validation import (as_float_array, check_allocation, check_finite,
+                         check_int, check_real, shown)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """``log softmax`` along the last axis, computed stably (the maximum subtracted)."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis, computed stably."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+# --- class frequencies --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrequencyGroups:
+    """Classes split into groups by frequency, most frequent group first.
+
+    As in Kunstner et al. (2024): classes sorted by frequency, cut so that each group
+    holds about the same share of the *data*; the first group has a few frequent classes,
+    the last very many rare ones. ``mass``: each class's count or frequency."""
+
+    members: tuple[np.ndarray, ...]     # class indices of each group
+    mass: np.ndarray                    # each class's count (or frequency), as given
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.members)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Classes per group."""
+        return np.array([m.size for m in self.members])
+
+    @property
+    def share(self) -> np.ndarray:
+        """Each group's share of the data."""
+        total = self.mass.sum()
+        return np.array([self.mass[m].sum() / total for m in self.members])
+
+    @property
+    def frequency_range(self) -> list[tuple[float, float]]:
+        """(largest, smallest) class frequency in each group."""
+        total = self.mass.sum()
+        return [(float(self.mass[m].max() / total), float(self.mass[m].min() / total))
+                for m in self.members]
+
+    def labels(self) -> list[str]:
+        """Legend labels: the class frequencies in each group."""
+        out = []
+        for high, low in self.frequency_range:
+            out.append(f"{high:.1e}" if high == low else f"{low:.1e} – {high:.1e}")
+        return out
+
+    def group_of(self) -> np.ndarray:
+        """The group index of every class, shape (C,)."""
+        out = np.empty(self.mass.size, dtype=np.int64)
+        for g, m in enumerate(self.members):
+            out[m] = g
+        return out
+
+    def mean_over_groups(self, per_class_loss) -> np.ndarray:
+        """Per-group loss from per-class mean losses, shape ``(..., C) -> (..., G)``: the
+        mean loss over the group's *data* (classes weighted by their frequency)."""
+        per_class_loss = np.asarray(per_class_loss)
+        if per_class_loss.shape[-1] != self.mass.size:
+            raise ValueError(f"per_class_loss must have {self.mass.size} classes on its last "
+                             f"axis, got shape {per_class_loss.shape}")
+        out = []
+        for m in self.members:
+            out.append(per_class_loss[..., m] @ (self.mass[m] / self.mass[m].sum()))
+        return np.stack(out, axis=-1)
+
+
+def frequency_groups(mass, n_groups: int) -> FrequencyGroups:
+    """Split classes into ``n_groups`` groups of about equal data share (Kunstner et al.
+    2024's split), most frequent first. ``mass``: each class's count or frequency (> 0).
+    Ties keep the class order, so the split is deterministic."""
+    mass = as_float_array("mass", mass)
+    if mass.ndim != 1 or mass.size < 2:
+        raise ValueError(f"mass must be a 1-D array of at least 2 classes, got shape "
+                         f"{mass.shape}")
+    if not np.all(np.isfinite(mass)) or np.any(mass <= 0):
+        raise ValueError(f"mass must be positive (each class's count or frequency), got "
+                         f"{shown(mass)}")
+    n_groups = check_int("n_groups", n_groups, minimum=1, maximum=int(mass.size))
+    order = np.argsort(-mass, kind="stable")
+    cumulative = np.cumsum(mass[order]) / mass.sum()
+    breakpoints = np.arange(1, n_groups) / n_groups
+    cuts = np.searchsorted(cumulative, breakpoints, side="left") + 1
+    members = tuple(part for part in np.split(order, cuts) if part.size)
+    if len(members) != n_groups:
+        raise ValueError(f"{n_groups} groups of equal data share are not possible here: a "
+                         f"single class holds more than 1/{n_groups} of the data; ask for at "
+                         f"most {len(members)}")
+    return FrequencyGroups(members, mass)
+
+
+# --- the models ---------------------------------------------------------------------------
+
+def _check_params(params, n_params: int) -> np.ndarray:
+    params = check_finite("params", params, min_ndim=1)
+    if params.shape[-1] != n_params:
+        raise ValueError(f"params must have shape (..., {n_params}) for this model, got shape "
+                         f"{params.shape}")
+    return params
+
+
+def _softmax_in_place(logits: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis, overwriting ``logits`` (no large temporaries: on
+    arrays of many MB, fresh temporaries cost more than the arithmetic)."""
+    logits -= logits.max(axis=-1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=-1, keepdims=True)
+    return logits
+
+
+@dataclass(frozen=True)
+class LinearSoftmax:
+    """Linear softmax regression over contexts with uncertain next classes.
+
+    ``features``: (M, d), one row per context (input), or (S, M, d) for S independent
+    problems (seeds) side by side, in which case params have shape (S, ..., d*C).
+    ``targets``: (M, C) or (S, M, C): each context's distribution over the C classes
+    (rows sum to 1). ``weights``: (M,) how often each context occurs; None, equally often.
+
+    The loss is the expected cross-entropy ``sum_j weights_j sum_k targets_jk
+    (-log p_k(x_j))``: the population loss, so :meth:`gradient` without samples is the
+    exact full-batch gradient ``X^T diag(weights) (P - targets)``. A minibatch draws
+    contexts by ``weights`` and a class for each from its target distribution."""
+
+    features: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray | None = None
+    _cumulative: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        features = check_finite("features", self.features)
+        if features.ndim not in (2, 3):
+            raise ValueError(f"features must have shape (M, d) or (seeds, M, d), got shape "
+                             f"{features.shape}")
+        targets = check_finite("targets", self.targets)
+        if targets.ndim != features.ndim or targets.shape[:-1] != features.shape[:-1] \
+                or targets.shape[-1] < 2:
+            raise ValueError(f"targets must have shape {features.shape[:-1]} + (C,) with "
+                             f"C >= 2 classes (one distribution per context), got shape "
+                             f"{targets.shape}")
+        if np.any(targets < 0) or np.any(np.abs(targets.sum(axis=-1) - 1.0) > 1e-9):
+            raise ValueError("each row of targets must be a probability distribution over "
+                             "the classes (entries >= 0, summing to 1)")
+        n_contexts = features.shape[-2]
+        if self.weights is None:
+            weights = np.full(n_contexts, 1.0 / n_contexts)
+        else:
+            weights = check_finite("weights", self.weights, shape=(n_contexts,))
+            if np.any(weights <= 0) or abs(weights.sum() - 1.0) > 1e-9:
+                raise ValueError(f"weights must be positive and sum to 1 (how often each "
+                                 f"context occurs), got sum {weights.sum()!r}")
+        object.__setattr__(self, "features", features)
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "_cumulative", np.cumsum(targets, axis=-1))
+
+    @property
+    def n_contexts(self) -> int:
+        return self.features.shape[-2]
+
+    @property
+    def dim(self) -> int:
+        return self.features.shape[-1]
+
+    @property
+    def n_classes(self) -> int:
+        return self.targets.shape[-1]
+
+    @property
+    def n_params(self) -> int:
+        return self.dim * self.n_classes
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Each class's frequency pi_k, shape (C,) (or (S, C), one row per problem)."""
+        return self.weights @ self.targets
+
+    def _aligned(self, array: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """A per-problem array (S, ...) lined up with params (S, ..., n)."""
+        if self.features.ndim == 2:
+            return array
+        if params.ndim < 2 or params.shape[0] != self.features.shape[0]:
+            raise ValueError(f"with {self.features.shape[0]} problems side by side, params "
+                             f"must have shape ({self.features.shape[0]}, ..., "
+                             f"{self.n_params}), got shape {params.shape}")
+        return array.reshape(array.shape[:1] + (1,) * (params.ndim - 2) + array.shape[1:])
+
+    def _table(self, params: np.ndarray) -> np.ndarray:
+        return params.reshape(params.shape[:-1] + (self.dim, self.n_classes))
+
+    def log_probabilities(self, params, *, check: bool = True) -> np.ndarray:
+        """``log p(class | x_j)`` for every context, shape (..., M, C)."""
+        if check:
+            params = _check_params(params, self.n_params)
+        return log_softmax(self._aligned(self.features, params) @ self._table(params))
+
+    def class_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Each class's mean cross-entropy over the data whose class it is, shape (..., C)."""
+        log_p = self.log_probabilities(params, check=check)
+        mass = self._aligned(self.counts, params)
+        joint = self._aligned(self.targets * self.weights[:, None], params)
+        return -(joint * log_p).sum(axis=-2) / mass
+
+    def loss(self, params, *, check: bool = True) -> np.ndarray:
+        """The expected cross-entropy, shape (...)."""
+        if check:
+            params = _check_params(params, self.n_params)
+        per_class = self.class_losses(params, check=False)
+        return (per_class * self._aligned(self.counts, params)).sum(axis=-1)
+
+    def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
+        """Gradient of the loss as a flat vector per run, shape (..., d*C).
+
+        ``samples`` None: the exact full-batch gradient ``X^T diag(weights) (P - T)``.
+        Otherwise a minibatch from :meth:`draw_batch`: the mean over its (context, class)
+        pairs of ``x (p - onehot(class))``, an unbiased estimate of the full gradient."""
+        if check:
+            params = _check_params(params, self.n_params)
+        if samples is None:
+            x = self._aligned(self.features, params)
+            residual = _softmax_in_place(x @ self._table(params))
+            residual -= self._aligned(self.targets, params)
+            residual *= self.weights[:, None]
+        else:
+            contexts, classes = samples
+            x = self._aligned(self.features[..., contexts, :], params)     # (.., B, d)
+            residual = _softmax_in_place(x @ self._table(params))
+            onehot = np.eye(self.n_classes)[classes]                        # (S?, B, C)
+            residual -= self._aligned(onehot, params)
+            residual /= contexts.size
+        return (np.swapaxes(x, -1, -2) @ residual).reshape(params.shape)
+
+    def draw_batch(self, rng: np.random.Generator, batch_size: int):
+        """One minibatch: ``batch_size`` contexts drawn by ``weights`` and for each a
+        class drawn from its target distribution (one per problem when several are side
+        by side; the same uniform numbers serve all, common random numbers)."""
+        contexts = rng.choice(self.n_contexts, size=batch_size, p=self.weights)
+        uniforms = rng.random(batch_size)
+        cumulative = self._cumulative[..., contexts, :]                    # (S?, B, C)
+        classes = (cumulative < uniforms[:, None]).sum(axis=-1)
+        return contexts, np.minimum(classes, self.n_classes - 1)
+
+
+def zipf_frequencies(n_classes: int, exponent: float = 1.0) -> np.ndarray:
+    """Class frequencies ``pi_k`` proportional to ``1 / k**exponent``, k = 1..C;
+    exponent 0 gives balanced classes."""
+    n_classes = check_int("n_classes", n_classes, minimum=2, maximum=100_000)
+    exponent = check_real("exponent", exponent)
+    if exponent < 0:
+        raise ValueError(f"exponent must be >= 0 (0 gives balanced classes), got {exponent!r}")
+    raw = 1.0 / np.arange(1, n_classes + 1) ** exponent
+    return raw / raw.sum()
+
+
+class TeacherProblem(NamedTuple):
+    """A :class:`LinearSoftmax` whose targets a linear softmax produces exactly, so that
+    its minimiser is known: ``optimum`` (params, shape (S?, d*C)); each class's loss
+    there, ``optimum_class_losses``, is the best any run can reach."""
+
+    model: LinearSoftmax
+    optimum: np.ndarray
+    optimum_class_losses: np.ndarray
+
+
+def make_teacher_problem(frequencies, *, n_contexts: int, dim: int, seeds,
+                         teacher_scale: float = 2.0) -> TeacherProblem:
+    """Contexts and next-class distributions made by a teacher: ``n_contexts`` inputs, a
+    standard normal vector in ``dim`` dimensions plus a constant feature (the bias),
+    equally often; the teacher's weights ``A`` are normal with standard deviation
+    ``teacher_scale / sqrt(dim)`` and its biases are set so that the classes occur with
+    exactly ``frequencies`` overall (found by iterative scaling). The student is the same
+    linear softmax, so the teacher's weights minimise the loss.
+
+    ``seeds``: one seed or a list (the problems then stand side by side: features
+    (S, M, d+1), targets (S, M, C)); every problem has the same class frequencies."""
+    frequencies = as_float_array("frequencies", frequencies)
+    if frequencies.ndim != 1 or frequencies.size < 2:
+        raise ValueError(f"frequencies must be a 1-D array of at least 2 classes, got shape "
+                         f"{frequencies.shape}")
+    if (not np.all(np.isfinite(frequencies)) or np.any(frequencies <= 0)
+            or abs(frequencies.sum() - 1.0) > 1e-9):
+        raise ValueError(f"frequencies must be positive and sum to 1, got {shown(frequencies)}")
+    n_contexts = check_int("n_contexts", n_contexts, minimum=1, maximum=1_000_000)
+    dim = check_int("dim", dim, minimum=1, maximum=100_000)
+    teacher_scale = check_real("teacher_scale", teacher_scale)
+    if teacher_scale < 0:
+        raise ValueError(f"teacher_scale must be >= 0, got {teacher_scale!r}")
+    several = isinstance(seeds, (list, tuple, np.ndarray))
+    seed_list = list(seeds) if several else [seeds]
+    if not seed_list:
+        raise ValueError("seeds must hold at least one seed")
+    for seed in seed_list:
+        check_int("seed", seed, minimum=0)
+    n_classes = frequencies.size
+    check_allocation("these targets", 8.0 * 3 * len(seed_list) * n_contexts * n_classes,
+                     advice="use fewer seeds, contexts or classes")
+    features, targets, optimum = [], [], []
+    for seed in seed_list:
+        rng = np.random.default_rng(seed)
+        x = np.hstack([rng.standard_normal((n_contexts, dim)), np.ones((n_contexts, 1))])
+        a = rng.standard_normal((dim, n_classes)) * teacher_scale / np.sqrt(dim)
+        bias = np.log(frequencies)
+        # Iterative scaling: raise each class's bias by how far its frequency falls short.
+        for _ in range(1000):
+            marginal = softmax(x[:, :-1] @ a + bias).mean(axis=0)
+            if np.max(np.abs(np.log(marginal / frequencies))) < 1e-12:
+                break
+            bias = bias + np.log(frequencies / marginal)
+        else:
+            raise ValueError("could not match the class frequencies; lower teacher_scale")
+        w = np.vstack([a, bias[None, :]])
+        features.append(x)
+        targets.append(softmax(x @ w))
+        optimum.append(w.ravel())
+    if several:
+        model = LinearSoftmax(np.stack(features), np.stack(targets))
+        best = np.stack(optimum)
+    else:
+        model = LinearSoftmax(features[0], targets[0])
+        best = optimum[0]
+    return TeacherProblem(model, best, model.class_losses(best))
+
+
+@dataclass(frozen=True)
+class BigramTable:
+    """Next-word prediction with a table: the logits after word ``a`` are row ``a`` of a
+    V x V table W. Trained on a text's (previous, next) pairs; everything it needs is the
+    pair-count matrix ``pair_counts[a, b]`` (how often b follows a).
+
+    Row ``a`` is word a's *input* embedding (the table is an embedding with d = V and an
+    identity unembedding); column ``b`` belongs to the *class* b."""
+
+    pair_counts: np.ndarray
+    _n: int = field(init=False, repr=False, compare=False)
+    _pairs: np.ndarray = field(init=False, repr=False, compare=False)
+    _cumulative: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        counts = as_float_array("pair_counts", self.pair_counts)
+        if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] < 2:
+            raise ValueError(f"pair_counts must be a square V x V matrix with V >= 2, got "
+                             f"shape {counts.shape}")
+        if np.any(counts < 0) or np.any(counts != np.rint(counts)) or counts.sum() == 0:
+            raise ValueError("pair_counts must hold whole numbers >= 0, not all zero")
+        object.__setattr__(self, "pair_counts", counts)
+        object.__setattr__(self, "_n", float(counts.sum()))
+        # The distinct pairs and their cumulative counts: drawing a pair with probability
+        # n_ab / N is drawing a position of the text uniformly.
+        previous, following = np.nonzero(counts)
+        object.__setattr__(self, "_pairs", np.stack([previous, following], axis=1))
+        object.__setattr__(self, "_cumulative", np.cumsum(counts[previous, following]))
+
+    @property
+    def vocab_size(self) -> int:
+        return self.pair_counts.shape[0]
+
+    @property
+    def n_classes(self) -> int:
+        return self.vocab_size
+
+    @property
+    def n_params(self) -> int:
+        return self.vocab_size ** 2
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Pairs per class (next word): the same as :attr:`target_counts`."""
+        return self.target_counts
+
+    def draw_batch(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+        """``batch_size`` (previous, next) pairs, each a uniformly drawn position of the
+        text (with replacement), shape (B, 2)."""
+        positions = rng.integers(0, self.n_pairs, size=batch_size)
+        return self._pairs[np.searchsorted(self._cumulative, positions, side="right")]
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self._n)
+
+    @property
+    def input_counts(self) -> np.ndarray:
+        """How often each word is the previous word."""
+        return self.pair_counts.sum(axis=1)
+
+    @property
+    def target_counts(self) -> np.ndarray:
+        """How often each word is the next word (the class counts)."""
+        return self.pair_counts.sum(axis=0)
+
+    def _table(self, params):
+        return params.reshape(params.shape[:-1] + (self.vocab_size, self.vocab_size))
+
+    def _nll_sums(self, params, check: bool):
+        """-log p(b | a) summed over the pairs, as a (…, V, V) array of counts x nll."""
+        if check:
+            params = _check_params(params, self.n_params)
+        return -self.pair_counts * log_softmax(self._table(params))
+
+    def class_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Mean loss on the pairs whose next word is b, per b, shape (..., V); NaN for a
+        word that is never a next word."""
+        sums = self._nll_sums(params, check).sum(axis=-2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums / self.target_counts
+
+    def input_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Mean loss on the pairs whose previous word is a, per a, shape (..., V)."""
+        sums = self._nll_sums(params, check).sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums / self.input_counts
+
+    def loss(self, params, *, check: bool = True) -> np.ndarray:
+        """The mean cross-entropy over all pairs, shape (...)."""
+        return self._nll_sums(params, check).sum(axis=(-2, -1)) / self._n
+
+    def optimum_class_losses(self) -> np.ndarray:
+        """The best achievable per-class loss: each pair's ``-log(n_ab / n_a)`` (the
+        conditional frequency, the table's minimiser, reached only in the limit where the
+        logits of unseen pairs go to minus infinity), averaged per next word."""
+        conditional = self._conditional()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (-(self.pair_counts * conditional).sum(axis=0)) / self.target_counts
+
+    def optimum_input_losses(self) -> np.ndarray:
+        """The best achievable per-input loss: the entropy of the next word after a."""
+        conditional = self._conditional()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (-(self.pair_counts * conditional).sum(axis=1)) / self.input_counts
+
+    def optimum_loss(self) -> float:
+        """The conditional entropy H(next | previous) on these pairs, in nats."""
+        return float(-(self.pair_counts * self._conditional()).sum() / self._n)
+
+    def _conditional(self) -> np.ndarray:
+        """log(n_ab / n_a), with 0 where n_ab = 0 (those pairs carry no weight)."""
+        rows = self.input_counts[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.log(self.pair_counts / rows)
+        return np.where(self.pair_counts > 0, out, 0.0)
+
+    def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
+        """Gradient of the mean loss, as a flat vector per run, shape (..., V*V).
+
+        ``samples`` None: over all pairs, ``(n_a / N) softmax(W_a) - n_ab / N``. Else a
+        minibatch of pairs, an integer array of shape (B, 2) of (previous, next): rows of
+        words absent from the batch get exactly zero."""
+        if check:
+            params = _check_params(params, self.n_params)
+        table = self._table(params)
+        if samples is None:
+            rows = self.input_counts[:, None] / self._n
+            grad = rows * softmax(table) - self.pair_counts / self._n
+            return grad.reshape(params.shape)
+        previous, following = samples[:, 0], samples[:, 1]
+        batch = previous.size
+        # Group the batch by previous word: one softmax per distinct row, weighted by how
+        # often that row occurs in the batch.
+        rows, inverse, multiplicity = np.unique(previous, return_inverse=True,
+                                                return_counts=True)
+        probs = softmax(table[..., rows, :])                    # (..., U, V)
+        target_counts = np.zeros((rows.size, self.vocab_size))
+        np.add.at(target_counts, (inverse, following), 1.0)
+        grad = np.zeros(table.shape)
+        grad[..., rows, :] = (multiplicity[:, None] * probs - target_counts) / batch
+        return grad.reshape(params.shape)
+
+
+# --- training -------------------------------------------------------------------------------
+
+class ClassifierRun(NamedTuple):
+    """What :func:`train_classifier` records. ``steps``: the steps at which the full
+    training set was evaluated (0 = before training). ``class_losses``: (..., R, C) per
+    class at those steps. ``diverged_at``: the step at which a run diverged (0: never).
+    ``params``: the final parameters (NaN for diverged runs)."""
+
+    steps: np.ndarray
+    class_losses: np.ndarray
+    loss: np.ndarray
+    diverged_at: np.ndarray
+    params: np.ndarray
+
+
+def evaluation_steps(n_steps: int, n_points: int) -> np.ndarray:
+    """About ``n_points`` steps from 0 to ``n_steps``, spaced evenly on a log scale after
+    the first few (early steps matter most to the eye on a log axis)."""
+    n_steps = check_int("n_steps", n_steps, minimum=1)
+    n_points = check_int("n_points", n_points, minimum=2)
+    steps = np.unique(np.rint(np.geomspace(1, n_steps, n_points - 1)).astype(int))
+    return np.concatenate([[0], steps])
+
+
+def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: int | None = None,
+                     rng: np.random.Generator | None = None, record_steps=None, w0=None,
+                     batches=None) -> ClassifierRun:
+    """Train ``model`` (a :class:`LinearSoftmax` or :class:`BigramTable`) with
+    ``optimizer`` for ``n_steps`` steps and record the per-class training loss.
+
+    ``batch_size`` None: full batch (deterministic, ``rng`` must be None). Otherwise a
+    minibatch drawn by ``rng`` each step (or taken from ``batches``, a list of one sample
+    array per step, so that several optimizers can see the very same batches).
+    ``w0``: starting parameters, shape (..., n_params); zeros (uniform predictions) by
+    default. Array hyperparameters broadcast against w0's leading axes (a grid of
+    learning rates in one call). A run whose weights blow up (not finite, or above
+    :data:`helpers.model.DIVERGENCE_THRESHOLD`) is frozen at NaN and its step recorded;
+    the others go on."""
+    optimizer = check_optimizer("optimizer", optimizer)
+    n_steps = check_int("n_steps", n_steps, minimum=1, maximum=10**7)
+    if batches is not None:
+        if len(batches) < n_steps:
+            raise ValueError(f"batches holds {len(batches)} batches, fewer than n_steps = "
+                             f"{n_steps}")
+    elif batch_size is None:
+        if rng is not None:
+            raise ValueError("a full-batch run draws nothing: leave rng out (or give "
+                             "batch_size)")
+    else:
+        batch_size = check_int("batch_size", batch_size, minimum=1, maximum=10**6)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"with a batch_size, rng must be a numpy Generator "
+                            f"(np.random.default_rng(seed)), got {shown(rng)}")
+    if record_steps is None:
+        record_steps = evaluation_steps(n_steps, 40)
+    record_steps = np.asarray(record_steps, dtype=np.int64)
+    if record_steps.ndim != 1 or np.any(np.diff(record_steps) <= 0) or record_steps.min() < 0 \
+            or record_steps.max() > n_steps:
+        raise ValueError(f"record_steps must be increasing steps within 0..{n_steps}, got "
+                         f"{shown(record_steps)}")
+    if w0 is None:
+        w = np.zeros(model.n_params)
+    else:
+        w = _check_params(w0, model.n_params)
+    # Broadcast w against the hyperparameters (a learning-rate grid of shape (R, 1)).
+    for value in optimizer.hyperparams.values():
+        if isinstance(value, np.ndarray):
+            w = np.broadcast_to(w, np.broadcast_shapes(w.shape, value.shape)).copy()
+    check_allocation("the recorded class losses",
+                     8.0 * record_steps.size * (w.size // model.n_params) * model.n_classes,
+                     advice="record fewer steps or train fewer runs at once")
+    state = optimizer.init(w)
+    runs_shape = w.shape[:-1]
+    alive = np.ones(runs_shape, dtype=bool)
+    diverged_at = np.zeros(runs_shape, dtype=np.int64)
+    records = []
+    record_set = {int(s): i for i, s in enumerate(record_steps)}
+    if 0 in record_set:
+        records.append(model.class_losses(w, check=False))
+    for step in range(1, n_steps + 1):
+        if batches is not None:
+            samples = batches[step - 1]
+        elif batch_size is not None:
+            samples = model.draw_batch(rng, batch_size)
+        else:
+            samples = None
+        grad = model.gradient(np.where(alive[..., None], w, 0.0), samples, check=False)
+        new_w, state = optimizer.step(w, grad, state, check=False)
+        blown = np.any(diverged(new_w), axis=-1) & alive
+        if blown.any():
+            diverged_at[blown] = step
+            alive &= ~blown
+        w = np.where(alive[..., None], new_w, np.nan)
+        if step in record_set:
+            losses = model.class_losses(np.where(alive[..., None], w, 0.0), check=False)
+            records.append(np.where(alive[..., None], losses, np.nan))
+    class_losses = np.stack(records, axis=-2)                 # (..., n_records, C)
+    mass = model.counts / model.counts.sum(axis=-1, keepdims=True)
+    if mass.ndim == 2:                                         # one row per problem (seed)
+        mass = mass.reshape(mass.shape[:1] + (1,) * (class_losses.ndim - 2) + mass.shape[1:])
+    # Classes that never occur (a word never seen as a next word) weigh nothing.
+    loss = (np.where(mass > 0, class_losses, 0.0) * mass).sum(axis=-1)
+    return ClassifierRun(record_steps, class_losses, loss, diverged_at, w)
+
+
+def tune_learning_rate(losses, learning_rates) -> tuple[float, int]:
+    """The learning rate with the lowest loss (NaN, i.e. diverged, counts as worst), and
+    its index. ``losses``: one value per learning rate (e.g. a median over seeds)."""
+    losses = as_float_array("losses", losses)
+    learning_rates = as_float_array("learning_rates", learning_rates)
+    if losses.shape != learning_rates.shape or losses.ndim != 1:
+        raise ValueError(f"losses and learning_rates must be 1-D of equal length, got "
+                         f"{losses.shape} and {learning_rates.shape}")
+    if np.all(np.isnan(losses)):
+        raise ValueError("every learning rate diverged; try smaller ones")
+    best = int(np.nanargmin(losses))
+    return float(learning_rates[best]), best
+
+
+__all__ = ["BigramTable", "ClassifierRun", "FrequencyGroups", "LinearSoftmax", "TeacherProblem",
+           "evaluation_steps", "frequency_groups",
+           "log_softmax", "make_teacher_problem", "softmax", "train_classifier",
+           "tune_learning_rate", "zipf_frequencies"]

@@ -1,0 +1,224 @@
+"""The softmax models of notebooks 11 and 12: gradients against finite differences,
+known optima, minibatches, frequency groups, training with the series' optimizers."""
+
+import numpy as np
+import pytest
+
+from helpers import REGISTRY, adam, sgd
+from helpers.softmax import (BigramTable, LinearSoftmax, evaluation_steps, frequency_groups,
+                             log_softmax, make_teacher_problem, train_classifier,
+                             tune_learning_rate, zipf_frequencies)
+
+
+def numerical_gradient(function, params, h=1e-6):
+    grad = np.zeros_like(params)
+    for i in range(params.size):
+        step = np.zeros_like(params)
+        step.flat[i] = h
+        grad.flat[i] = (function(params + step) - function(params - step)) / (2 * h)
+    return grad
+
+
+@pytest.fixture
+def small_teacher():
+    return make_teacher_problem(zipf_frequencies(6), n_contexts=5, dim=3, seeds=7)
+
+
+def test_linear_softmax_full_gradient_matches_finite_differences(small_teacher):
+    model = small_teacher.model
+    params = np.random.default_rng(0).normal(size=model.n_params)
+    numeric = numerical_gradient(lambda p: float(model.loss(p)), params)
+    np.testing.assert_allclose(model.gradient(params), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_linear_softmax_minibatch_gradient_matches_finite_differences(small_teacher):
+    model = small_teacher.model
+    params = np.random.default_rng(1).normal(size=model.n_params)
+    contexts, classes = model.draw_batch(np.random.default_rng(2), 7)
+
+    def batch_loss(p):
+        log_p = log_softmax(model.features[contexts] @ p.reshape(model.dim, model.n_classes))
+        return -log_p[np.arange(contexts.size), classes].mean()
+
+    numeric = numerical_gradient(batch_loss, params)
+    np.testing.assert_allclose(model.gradient(params, (contexts, classes)), numeric,
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_minibatch_gradient_is_unbiased(small_teacher):
+    model = small_teacher.model
+    params = np.random.default_rng(3).normal(size=model.n_params)
+    rng = np.random.default_rng(4)
+    mean = np.mean([model.gradient(params, model.draw_batch(rng, 50)) for _ in range(2000)],
+                   axis=0)
+    # 100,000 samples: the mean is within a few hundredths of the full gradient.
+    np.testing.assert_allclose(mean, model.gradient(params), atol=0.02)
+
+
+def test_teacher_optimum_is_a_minimum_and_frequencies_are_exact():
+    frequencies = zipf_frequencies(40)
+    problem = make_teacher_problem(frequencies, n_contexts=16, dim=4, seeds=[1, 2])
+    model = problem.model
+    np.testing.assert_allclose(model.counts, np.stack([frequencies] * 2), rtol=1e-10)
+    np.testing.assert_allclose(model.gradient(problem.optimum), 0, atol=1e-12)
+    nudged = problem.optimum + np.random.default_rng(5).normal(size=problem.optimum.shape) * 0.1
+    assert np.all(model.loss(nudged) > model.loss(problem.optimum))
+    # The loss at the optimum is the entropy of the targets (the student can copy them).
+    targets = model.targets
+    entropy = -(targets * np.log(targets)).sum(-1).mean(-1)
+    np.testing.assert_allclose(model.loss(problem.optimum), entropy, rtol=1e-12)
+
+
+def test_stacked_problems_match_one_at_a_time():
+    frequencies = zipf_frequencies(10)
+    both = make_teacher_problem(frequencies, n_contexts=6, dim=3, seeds=[3, 4]).model
+    params = np.random.default_rng(6).normal(size=(2, 4, both.n_params))
+    for s, seed in enumerate([3, 4]):
+        alone = make_teacher_problem(frequencies, n_contexts=6, dim=3, seeds=seed).model
+        np.testing.assert_allclose(both.gradient(params)[s], alone.gradient(params[s]),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(both.class_losses(params)[s], alone.class_losses(params[s]),
+                                   rtol=1e-12)
+    with pytest.raises(ValueError, match="problems side by side"):
+        both.gradient(np.zeros(both.n_params))
+
+
+def bigram_model():
+    counts = np.array([[3, 1, 0, 0], [0, 0, 2, 1], [1, 0, 0, 4], [2, 2, 1, 0]], float)
+    return BigramTable(counts)
+
+
+def test_bigram_full_gradient_matches_finite_differences():
+    model = bigram_model()
+    params = np.random.default_rng(7).normal(size=model.n_params)
+    numeric = numerical_gradient(lambda p: float(model.loss(p)), params)
+    np.testing.assert_allclose(model.gradient(params), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_bigram_minibatch_gradient_matches_finite_differences_and_is_row_sparse():
+    model = bigram_model()
+    params = np.random.default_rng(8).normal(size=model.n_params)
+    batch = np.array([[0, 1], [0, 0], [2, 3], [0, 0]])
+
+    def batch_loss(p):
+        log_p = log_softmax(p.reshape(4, 4))
+        return -log_p[batch[:, 0], batch[:, 1]].mean()
+
+    grad = model.gradient(params, batch)
+    np.testing.assert_allclose(grad, numerical_gradient(batch_loss, params), rtol=1e-6,
+                               atol=1e-9)
+    rows = grad.reshape(4, 4)
+    assert np.all(rows[[1, 3]] == 0) and np.all(rows[[0, 2]] != 0)
+
+
+def test_bigram_draws_follow_the_pair_counts():
+    model = bigram_model()
+    batch = model.draw_batch(np.random.default_rng(9), 200_000)
+    drawn = np.zeros((4, 4))
+    np.add.at(drawn, (batch[:, 0], batch[:, 1]), 1)
+    expected = model.pair_counts / model.pair_counts.sum()
+    np.testing.assert_allclose(drawn / drawn.sum(), expected, atol=0.004)
+    assert np.all(drawn[model.pair_counts == 0] == 0)
+
+
+def test_bigram_optimum_is_the_conditional_entropy():
+    model = bigram_model()
+    counts = model.pair_counts
+    conditional = counts / counts.sum(1, keepdims=True)
+    entropy = -(counts[counts > 0] * np.log(conditional[counts > 0])).sum() / counts.sum()
+    assert model.optimum_loss() == pytest.approx(entropy, rel=1e-12)
+    # The table log(n_ab / n_a) (very negative where n_ab = 0) reaches it.
+    table = np.log(np.where(counts > 0, conditional, 1e-300))
+    assert model.loss(table.ravel()) == pytest.approx(entropy, rel=1e-9)
+    per_class = model.class_losses(table.ravel())
+    np.testing.assert_allclose(per_class, model.optimum_class_losses(), rtol=1e-9)
+    np.testing.assert_allclose(model.input_losses(table.ravel()), model.optimum_input_losses(),
+                               rtol=1e-9)
+
+
+def test_frequency_groups_split_by_data_share():
+    frequencies = zipf_frequencies(500)
+    groups = frequency_groups(frequencies, 5)
+    assert groups.n_groups == 5 and groups.sizes.sum() == 500
+    assert np.all(np.diff(groups.sizes) > 0)              # rarer groups hold more classes
+    assert np.all(np.abs(groups.share - 0.2) < 0.1)
+    assert list(np.concatenate(groups.members)) == list(range(500))
+    per_class = np.arange(500.0)
+    expected = [per_class[m] @ frequencies[m] / frequencies[m].sum() for m in groups.members]
+    np.testing.assert_allclose(groups.mean_over_groups(per_class), expected)
+    with pytest.raises(ValueError, match="not possible"):
+        frequency_groups([0.9, 0.05, 0.05], 3)
+    with pytest.raises(ValueError, match="positive"):
+        frequency_groups([1.0, 0.0], 1)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_optimizer_trains_the_softmax_unchanged(name, small_teacher):
+    optimizer = REGISTRY[name].factory(lr=np.array([[1e-3], [1e-2]]))
+    run = train_classifier(optimizer, small_teacher.model, 20, record_steps=[0, 20])
+    assert run.class_losses.shape == (2, 2, small_teacher.model.n_classes)
+    assert np.all(run.loss[:, 1] < run.loss[:, 0])        # every one of them learns
+    assert np.all(run.diverged_at == 0)
+
+
+def test_full_batch_sgd_matches_a_hand_written_loop(small_teacher):
+    model = small_teacher.model
+    run = train_classifier(sgd(0.5), model, 30, record_steps=[30])
+    w = np.zeros(model.n_params)
+    for _ in range(30):
+        w = w - 0.5 * model.gradient(w)
+    np.testing.assert_allclose(run.params, w, rtol=1e-12)
+    np.testing.assert_allclose(run.loss[-1], model.loss(w), rtol=1e-12)
+
+
+def test_same_batches_for_every_optimizer(small_teacher):
+    model = small_teacher.model
+    rng = np.random.default_rng(11)
+    batches = [model.draw_batch(rng, 8) for _ in range(15)]
+    direct = train_classifier(adam(0.01), model, 15, batches=batches)
+    again = train_classifier(adam(0.01), model, 15, batch_size=8,
+                             rng=np.random.default_rng(11))
+    np.testing.assert_array_equal(direct.params, again.params)
+
+
+def test_divergence_is_marked_with_its_step():
+    counts = np.array([[50, 1], [1, 50]], float)
+    run = train_classifier(sgd(np.array([[1.0], [1e9]])), BigramTable(counts), 5,
+                           w0=np.zeros((2, 4)), record_steps=[5])
+    assert run.diverged_at[0] == 0 and run.diverged_at[1] == 1
+    assert np.isnan(run.loss[1, -1]) and np.isfinite(run.loss[0, -1])
+
+
+def test_training_arguments_are_checked(small_teacher):
+    model = small_teacher.model
+    with pytest.raises(ValueError, match="leave rng out"):
+        train_classifier(sgd(0.1), model, 5, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="Generator"):
+        train_classifier(sgd(0.1), model, 5, batch_size=4, rng=42)
+    with pytest.raises(ValueError, match="record_steps"):
+        train_classifier(sgd(0.1), model, 5, record_steps=[3, 2])
+    with pytest.raises(TypeError, match="helpers"):
+        train_classifier("sgd", model, 5)
+    with pytest.raises(ValueError, match="params must have shape"):
+        model.gradient(np.zeros(3))
+
+
+def test_model_inputs_are_checked():
+    with pytest.raises(ValueError, match="probability distribution"):
+        LinearSoftmax(np.ones((2, 3)), np.array([[0.5, 0.6], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match="square"):
+        BigramTable(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="whole numbers"):
+        BigramTable(np.array([[0.5, 1], [1, 1]]))
+    with pytest.raises(ValueError, match="sum to 1"):
+        make_teacher_problem([0.5, 0.6], n_contexts=2, dim=2, seeds=0)
+    with pytest.raises(ValueError, match=">= 0"):
+        zipf_frequencies(5, -1)
+
+
+def test_tuning_and_evaluation_steps():
+    assert tune_learning_rate([0.5, np.nan, 0.2, 0.3], [1, 2, 3, 4]) == (3.0, 2)
+    with pytest.raises(ValueError, match="every learning rate diverged"):
+        tune_learning_rate([np.nan, np.nan], [1, 2])
+    steps = evaluation_steps(300, 20)
+    assert steps[0] == 0 and steps[-1] == 300 and np.all(np.diff(steps) > 0)
