@@ -69,3 +69,16 @@ def compare_prediction(prediction, measured, what: str) -> None:
         text = (f"{what}: you predicted {guess:.4g}, the measurement is {measured:.4g} "
                 f"(off by {abs(guess - measured):.3g}).")
     print(text)
+
+
+def progress(items, what: str):
+    """Yield ``items`` one by one, printing ``what`` and then each item's name as its
+    turn comes, so that a cell that runs for seconds shows how far it is in JupyterLab.
+    The text is the same on every run (no times, no bars), so strict nbval can compare
+    it like any other output."""
+    items = list(items)
+    print(f"{what}:", end="", flush=True)
+    for k, item in enumerate(items):
+        print(f" {item}" + ("," if k + 1 < len(items) else ""), end="", flush=True)
+        yield item
+    print(" - done.", flush=True)

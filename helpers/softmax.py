@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .model import diverged
+from .model import mark_diverged, newly_diverged
 from .optimizers import Optimizer, check_optimizer
 from .validation import (as_float_array, check_allocation, check_finite,
                          check_int, check_real, shown)
@@ -581,9 +581,10 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
     state = optimizer.init(w)
     runs_shape = w.shape[:-1]
     alive = np.ones(runs_shape, dtype=bool)
+    all_alive = True
     diverged_at = np.zeros(runs_shape, dtype=np.int64)
     records = []
-    record_set = {int(s): i for i, s in enumerate(record_steps)}
+    record_set = set(int(s) for s in record_steps)
     if 0 in record_set:
         records.append(model.class_losses(w, check=False))
     for step in range(1, n_steps + 1):
@@ -593,16 +594,23 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
             samples = model.draw_batch(rng, batch_size)
         else:
             samples = None
-        grad = model.gradient(np.where(alive[..., None], w, 0.0), samples, check=False)
+        # Dead runs hold NaN; they compute on zeros and stay frozen.
+        grad = model.gradient(w if all_alive else np.where(alive[..., None], w, 0.0), samples,
+                              check=False)
         new_w, state = optimizer.step(w, grad, state, check=False)
-        blown = np.any(diverged(new_w), axis=-1) & alive
-        if blown.any():
-            diverged_at[blown] = step
-            alive &= ~blown
-        w = np.where(alive[..., None], new_w, np.nan)
+        newly = newly_diverged(new_w, alive, all_alive)
+        if newly is not None:
+            new_w = mark_diverged(new_w, newly, alive, diverged_at, step)
+            all_alive = False
+        elif not all_alive:
+            new_w = np.where(alive[..., None], new_w, np.nan)
+        w = new_w
         if step in record_set:
-            losses = model.class_losses(np.where(alive[..., None], w, 0.0), check=False)
-            records.append(np.where(alive[..., None], losses, np.nan))
+            if all_alive:
+                records.append(model.class_losses(w, check=False))
+            else:
+                losses = model.class_losses(np.where(alive[..., None], w, 0.0), check=False)
+                records.append(np.where(alive[..., None], losses, np.nan))
     class_losses = np.stack(records, axis=-2)                 # (..., n_records, C)
     mass = model.counts / model.counts.sum(axis=-1, keepdims=True)
     if mass.ndim == 2:                                         # one row per problem (seed)

@@ -27,6 +27,12 @@ number of threads or on the number of steps. :func:`sweep_batches` replays them.
 as stream 1 with a modern generator, for experiments of your own. The series' notebooks
 do not use it.
 
+**5. The softmax notebooks (11, 12)**: NumPy Generators again. A synthetic problem
+(``make_teacher_problem``) is drawn from ``np.random.default_rng(seed)``; its minibatches
+come from :func:`minibatch_rng` ``(seed)``, a separate PCG64 stream seeded with
+``[seed, 5]``, so that the batches do not reuse the numbers that drew the problem. Every
+optimizer that trains from a fresh ``minibatch_rng(seed)`` sees the same batches.
+
 Every notebook that trains says which stream it uses.
 """
 
@@ -46,6 +52,12 @@ def make_rng(seed: int = 42, legacy: bool = True):
     if not isinstance(legacy, (bool, np.bool_)):
         raise TypeError(f"legacy must be True or False, got {legacy!r}")
     return np.random.RandomState(seed) if legacy else np.random.default_rng(seed)
+
+
+def minibatch_rng(seed: int) -> np.random.Generator:
+    """The minibatch stream of the softmax notebooks (stream 5 above)."""
+    seed = check_int("seed", seed, minimum=0, maximum=2 ** 32 - 1)
+    return np.random.default_rng([seed, 5])
 
 
 class SeriesDraws:
