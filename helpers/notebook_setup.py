@@ -71,14 +71,15 @@ def compare_prediction(prediction, measured, what: str) -> None:
     print(text)
 
 
-def progress(items, what: str):
-    """Yield ``items`` one by one, printing ``what`` and then each item's name as its
-    turn comes, so that a cell that runs for seconds shows how far it is in JupyterLab.
-    The text is the same on every run (no times, no bars), so strict nbval can compare
-    it like any other output."""
+def progress(items, what: str, labels=None):
+    """Yield ``items`` one by one, printing ``what`` and then each item's label (``labels``
+    maps an item to its text; the item itself by default) as its turn comes, so that a
+    cell that runs for seconds shows how far it is in JupyterLab. The text is the same
+    on every run (no times, no bars), so strict nbval compares it like any other output."""
     items = list(items)
     print(f"{what}:", end="", flush=True)
     for k, item in enumerate(items):
-        print(f" {item}" + ("," if k + 1 < len(items) else ""), end="", flush=True)
+        text = labels[item] if labels is not None else item
+        print(f" {text}" + ("," if k + 1 < len(items) else ""), end="", flush=True)
         yield item
     print(" - done.", flush=True)

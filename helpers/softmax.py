@@ -167,7 +167,7 @@ class LinearSoftmax:
     features: np.ndarray
     targets: np.ndarray
     weights: np.ndarray | None = None
-    _cumulative: np.ndarray = field(init=False, repr=False, compare=False)
+    _joint_cumulative: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         features = check_finite("features", self.features)
@@ -194,7 +194,8 @@ class LinearSoftmax:
         object.__setattr__(self, "features", features)
         object.__setattr__(self, "targets", targets)
         object.__setattr__(self, "weights", weights)
-        object.__setattr__(self, "_cumulative", np.cumsum(targets, axis=-1))
+        joint = (weights[:, None] * targets).reshape(targets.shape[:-2] + (-1,))
+        object.__setattr__(self, "_joint_cumulative", np.cumsum(joint, axis=-1))
 
     @property
     def n_contexts(self) -> int:
@@ -254,33 +255,40 @@ class LinearSoftmax:
         """Gradient of the loss as a flat vector per run, shape (..., d*C).
 
         ``samples`` None: the exact full-batch gradient ``X^T diag(weights) (P - T)``.
-        Otherwise a minibatch from :meth:`draw_batch`: the mean over its (context, class)
-        pairs of ``x (p - onehot(class))``, an unbiased estimate of the full gradient."""
+        Otherwise a minibatch from :meth:`draw_batch`, given by its pair counts
+        ``n_jk`` (shape (S?, M, C), summing to B): the batch mean of ``x (p - onehot)``,
+        ``X^T (diag(n_j / B) P - n / B)``, an unbiased estimate of the full gradient at
+        the cost of the full one, whatever B."""
         if check:
             params = _check_params(params, self.n_params)
+        x = self._aligned(self.features, params)
+        residual = _softmax_in_place(x @ self._table(params))
         if samples is None:
-            x = self._aligned(self.features, params)
-            residual = _softmax_in_place(x @ self._table(params))
             residual -= self._aligned(self.targets, params)
             residual *= self.weights[:, None]
         else:
-            contexts, classes = samples
-            x = self._aligned(self.features[..., contexts, :], params)     # (.., B, d)
-            residual = _softmax_in_place(x @ self._table(params))
-            onehot = np.eye(self.n_classes)[classes]                        # (S?, B, C)
-            residual -= self._aligned(onehot, params)
-            residual /= contexts.size
+            batch = samples.sum(axis=(-2, -1), keepdims=True)
+            residual *= self._aligned(samples.sum(axis=-1, keepdims=True) / batch, params)
+            residual -= self._aligned(samples / batch, params)
         return (np.swapaxes(x, -1, -2) @ residual).reshape(params.shape)
 
-    def draw_batch(self, rng: np.random.Generator, batch_size: int):
-        """One minibatch: ``batch_size`` contexts drawn by ``weights`` and for each a
-        class drawn from its target distribution (one per problem when several are side
-        by side; the same uniform numbers serve all, common random numbers)."""
-        contexts = rng.choice(self.n_contexts, size=batch_size, p=self.weights)
+    def draw_batch(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+        """One minibatch of ``batch_size`` (context, class) pairs drawn from the data,
+        returned as pair counts, shape (S?, M, C). One uniform number per pair picks
+        both, by inverse transform over the contexts' blocks laid end to end: the
+        context is the same in every problem side by side (each block has mass
+        ``weights_j`` in all of them), the class is each problem's own (common random
+        numbers)."""
         uniforms = rng.random(batch_size)
-        cumulative = self._cumulative[..., contexts, :]                    # (S?, B, C)
-        classes = (cumulative < uniforms[:, None]).sum(axis=-1)
-        return contexts, np.minimum(classes, self.n_classes - 1)
+        cumulative = self._joint_cumulative                                 # (S?, M*C)
+        cells = self.n_contexts * self.n_classes
+        rows = cumulative.reshape(-1, cells)
+        # One flat index per (problem, pair): problem r's cells start at r * cells.
+        picked = np.concatenate([
+            np.minimum(np.searchsorted(row, uniforms, side="right"), cells - 1) + r * cells
+            for r, row in enumerate(rows)])
+        counts = np.bincount(picked, minlength=rows.size).astype(float)
+        return counts.reshape(self.targets.shape)
 
 
 def zipf_frequencies(n_classes: int, exponent: float = 1.0) -> np.ndarray:

@@ -34,15 +34,25 @@ def test_linear_softmax_full_gradient_matches_finite_differences(small_teacher):
 def test_linear_softmax_minibatch_gradient_matches_finite_differences(small_teacher):
     model = small_teacher.model
     params = np.random.default_rng(1).normal(size=model.n_params)
-    contexts, classes = model.draw_batch(np.random.default_rng(2), 7)
+    counts = model.draw_batch(np.random.default_rng(2), 7)
+    assert counts.shape == model.targets.shape and counts.sum() == 7
 
     def batch_loss(p):
-        log_p = log_softmax(model.features[contexts] @ p.reshape(model.dim, model.n_classes))
-        return -log_p[np.arange(contexts.size), classes].mean()
+        log_p = log_softmax(model.features @ p.reshape(model.dim, model.n_classes))
+        return -(counts * log_p).sum() / 7
 
     numeric = numerical_gradient(batch_loss, params)
-    np.testing.assert_allclose(model.gradient(params, (contexts, classes)), numeric,
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(model.gradient(params, counts), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_linear_softmax_draws_follow_the_data_and_share_contexts():
+    problem = make_teacher_problem(zipf_frequencies(8), n_contexts=4, dim=2, seeds=[1, 2])
+    model = problem.model
+    counts = model.draw_batch(np.random.default_rng(3), 400_000)
+    joint = model.weights[:, None] * model.targets
+    np.testing.assert_allclose(counts / 400_000, joint, atol=0.003)
+    # The same contexts in both problems (common random numbers), their own classes.
+    np.testing.assert_array_equal(counts[0].sum(-1), counts[1].sum(-1))
 
 
 def test_minibatch_gradient_is_unbiased(small_teacher):
