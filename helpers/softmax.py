@@ -501,6 +501,18 @@ class BigramTable:
             rows = self.input_counts[:, None] / self._n
             grad = rows * softmax(table) - self.pair_counts / self._n
             return grad.reshape(params.shape)
+        rows, grad_rows = self.row_gradient(params, samples, check=False)
+        grad = np.zeros(table.shape)
+        grad[..., rows, :] = grad_rows
+        return grad.reshape(params.shape)
+
+    def row_gradient(self, params, samples, *, check: bool = True):
+        """The minibatch gradient where it is not zero: ``(rows, values)``, the distinct
+        previous words of the batch (sorted) and their rows of the gradient, shape
+        (..., U, V). Every other row of the table gets exactly zero."""
+        if check:
+            params = _check_params(params, self.n_params)
+        table = self._table(params)
         previous, following = samples[:, 0], samples[:, 1]
         batch = previous.size
         # Group the batch by previous word: one softmax per distinct row, weighted by how
@@ -510,24 +522,43 @@ class BigramTable:
         probs = softmax(table[..., rows, :])                    # (..., U, V)
         target_counts = np.zeros((rows.size, self.vocab_size))
         np.add.at(target_counts, (inverse, following), 1.0)
-        grad = np.zeros(table.shape)
-        grad[..., rows, :] = (multiplicity[:, None] * probs - target_counts) / batch
-        return grad.reshape(params.shape)
+        return rows, (multiplicity[:, None] * probs - target_counts) / batch
+
+
+def leaves_zero_gradient_alone(optimizer: Optimizer) -> bool:
+    """True when a weight whose gradient is zero keeps its value and its state under
+    ``optimizer`` (SGD, sign descent, AdaGrad, lazy Adam; not Adam or momentum, whose
+    memory keeps moving it). Such an optimizer can update only the rows of a table that
+    a batch touches and give exactly the same result. Checked by trying it."""
+    if not optimizer.spec.elementwise or optimizer.schedule is not None:
+        return False
+    if any(isinstance(v, np.ndarray) for v in optimizer.hyperparams.values()):
+        return False
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((2, 3))
+    state = optimizer.spec.state(5, *(np.abs(rng.standard_normal(w.shape)) + 0.1
+                                      for _ in optimizer.spec.slots))
+    new_w, new_state = optimizer.step(w, np.zeros_like(w), state, check=False)
+    return bool(np.array_equal(new_w, w)
+                and all(np.array_equal(a, b) for a, b in zip(new_state[1:], state[1:])))
 
 
 # --- training -------------------------------------------------------------------------------
 
 class ClassifierRun(NamedTuple):
     """What :func:`train_classifier` records. ``steps``: the steps at which the full
-    training set was evaluated (0 = before training). ``class_losses``: (..., R, C) per
-    class at those steps. ``diverged_at``: the step at which a run diverged (0: never).
-    ``params``: the final parameters (NaN for diverged runs)."""
+    training set was evaluated (0 = before training). ``class_losses``: (..., n_records,
+    C) per class at those steps; ``loss`` (..., n_records) the total. ``diverged_at``:
+    the step at which a run diverged (0: never). ``params``: the final parameters (NaN
+    for diverged runs). ``monitored``: each monitor's values at those steps,
+    (..., n_records, ...)."""
 
     steps: np.ndarray
     class_losses: np.ndarray
     loss: np.ndarray
     diverged_at: np.ndarray
     params: np.ndarray
+    monitored: dict
 
 
 def evaluation_steps(n_steps: int, n_points: int) -> np.ndarray:
@@ -541,7 +572,7 @@ def evaluation_steps(n_steps: int, n_points: int) -> np.ndarray:
 
 def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: int | None = None,
                      rng: np.random.Generator | None = None, record_steps=None, w0=None,
-                     batches=None) -> ClassifierRun:
+                     batches=None, monitors=None) -> ClassifierRun:
     """Train ``model`` (a :class:`LinearSoftmax` or :class:`BigramTable`) with
     ``optimizer`` for ``n_steps`` steps and record the per-class training loss.
 
@@ -552,8 +583,17 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
     default. Array hyperparameters broadcast against w0's leading axes (a grid of
     learning rates in one call). A run whose weights blow up (not finite, or above
     :data:`helpers.model.DIVERGENCE_THRESHOLD`) is frozen at NaN and its step recorded;
-    the others go on."""
+    the others go on. ``monitors``: ``{name: function(params) -> array}`` evaluated at
+    the same steps (e.g. a validation set's per-class losses).
+
+    Optimizers that leave a zero-gradient weight alone (:func:`leaves_zero_gradient_alone`)
+    step on a bigram table's batch rows only: the same numbers, faster."""
     optimizer = check_optimizer("optimizer", optimizer)
+    monitors = {} if monitors is None else dict(monitors)
+    for name, function in monitors.items():
+        if not callable(function):
+            raise TypeError(f"monitors[{name!r}] must be a function of the parameters, got "
+                            f"{shown(function)}")
     n_steps = check_int("n_steps", n_steps, minimum=1, maximum=10**7)
     if batches is not None:
         if len(batches) < n_steps:
@@ -578,7 +618,7 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
     if w0 is None:
         w = np.zeros(model.n_params)
     else:
-        w = _check_params(w0, model.n_params)
+        w = _check_params(w0, model.n_params).copy()      # the loop may update it in place
     # Broadcast w against the hyperparameters (a learning-rate grid of shape (R, 1)).
     for value in optimizer.hyperparams.values():
         if isinstance(value, np.ndarray):
@@ -590,11 +630,20 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
     runs_shape = w.shape[:-1]
     alive = np.ones(runs_shape, dtype=bool)
     all_alive = True
+    rows_only = hasattr(model, "row_gradient") and leaves_zero_gradient_alone(optimizer)
     diverged_at = np.zeros(runs_shape, dtype=np.int64)
     records = []
+    monitored = {name: [] for name in monitors}
     record_set = set(int(s) for s in record_steps)
+
+    def record(params):
+        losses = model.class_losses(np.where(alive[..., None], params, 0.0), check=False)
+        records.append(np.where(alive[..., None], losses, np.nan))
+        for name, function in monitors.items():
+            monitored[name].append(function(np.where(alive[..., None], params, 0.0)))
+
     if 0 in record_set:
-        records.append(model.class_losses(w, check=False))
+        record(w)
     for step in range(1, n_steps + 1):
         if batches is not None:
             samples = batches[step - 1]
@@ -602,10 +651,14 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
             samples = model.draw_batch(rng, batch_size)
         else:
             samples = None
-        # Dead runs hold NaN; they compute on zeros and stay frozen.
-        grad = model.gradient(w if all_alive else np.where(alive[..., None], w, 0.0), samples,
-                              check=False)
-        new_w, state = optimizer.step(w, grad, state, check=False)
+        if rows_only and samples is not None and all_alive:
+            # Only the batch's rows change: step on them alone (exactly the same result).
+            new_w, state = _step_rows(optimizer, model, w, state, samples)
+        else:
+            # Dead runs hold NaN; they compute on zeros and stay frozen.
+            grad = model.gradient(w if all_alive else np.where(alive[..., None], w, 0.0),
+                                  samples, check=False)
+            new_w, state = optimizer.step(w, grad, state, check=False)
         newly = newly_diverged(new_w, alive, all_alive)
         if newly is not None:
             new_w = mark_diverged(new_w, newly, alive, diverged_at, step)
@@ -614,18 +667,36 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
             new_w = np.where(alive[..., None], new_w, np.nan)
         w = new_w
         if step in record_set:
-            if all_alive:
-                records.append(model.class_losses(w, check=False))
-            else:
-                losses = model.class_losses(np.where(alive[..., None], w, 0.0), check=False)
-                records.append(np.where(alive[..., None], losses, np.nan))
+            record(w)
     class_losses = np.stack(records, axis=-2)                 # (..., n_records, C)
     mass = model.counts / model.counts.sum(axis=-1, keepdims=True)
     if mass.ndim == 2:                                         # one row per problem (seed)
         mass = mass.reshape(mass.shape[:1] + (1,) * (class_losses.ndim - 2) + mass.shape[1:])
     # Classes that never occur (a word never seen as a next word) weigh nothing.
     loss = (np.where(mass > 0, class_losses, 0.0) * mass).sum(axis=-1)
-    return ClassifierRun(record_steps, class_losses, loss, diverged_at, w)
+    monitored = {name: np.stack(values, axis=len(runs_shape))
+                 for name, values in monitored.items()}
+    return ClassifierRun(record_steps, class_losses, loss, diverged_at, w, monitored)
+
+
+def _step_rows(optimizer, model, w, state, samples):
+    """One step that touches only the rows of the table the batch has gradients for
+    (for optimizers that leave a zero-gradient weight and its state alone). Updates ``w``
+    and the state's arrays in place and returns them."""
+    rows, grad_rows = model.row_gradient(w, samples, check=False)
+    size = model.vocab_size
+    table_shape = w.shape[:-1] + (size, size)
+    # In place: the training loop owns w and the state (it copied w0 and made the state).
+    new_w = w
+    table = new_w.reshape(table_shape)
+    slots = list(state[1:])
+    slot_tables = [slot.reshape(table_shape) for slot in slots]
+    sub_state = optimizer.spec.state(state.t, *(t[..., rows, :] for t in slot_tables))
+    new_rows, new_sub = optimizer.step(table[..., rows, :], grad_rows, sub_state, check=False)
+    table[..., rows, :] = new_rows
+    for target, values in zip(slot_tables, new_sub[1:]):
+        target[..., rows, :] = values
+    return new_w, optimizer.spec.state(new_sub.t, *slots)
 
 
 def tune_learning_rate(losses, learning_rates) -> tuple[float, int]:
@@ -643,6 +714,6 @@ def tune_learning_rate(losses, learning_rates) -> tuple[float, int]:
 
 
 __all__ = ["BigramTable", "ClassifierRun", "FrequencyGroups", "LinearSoftmax", "TeacherProblem",
-           "evaluation_steps", "frequency_groups",
-           "log_softmax", "make_teacher_problem", "softmax", "train_classifier",
-           "tune_learning_rate", "zipf_frequencies"]
+           "evaluation_steps", "frequency_groups", "leaves_zero_gradient_alone", "log_softmax",
+           "make_teacher_problem", "softmax", "train_classifier", "tune_learning_rate",
+           "zipf_frequencies"]

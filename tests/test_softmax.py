@@ -6,6 +6,7 @@ import pytest
 
 from helpers import REGISTRY, adam, sgd
 from helpers.softmax import (BigramTable, LinearSoftmax, evaluation_steps, frequency_groups,
+                             leaves_zero_gradient_alone,
                              log_softmax, make_teacher_problem, train_classifier,
                              tune_learning_rate, zipf_frequencies)
 
@@ -232,3 +233,43 @@ def test_tuning_and_evaluation_steps():
         tune_learning_rate([np.nan, np.nan], [1, 2])
     steps = evaluation_steps(300, 20)
     assert steps[0] == 0 and steps[-1] == 300 and np.all(np.diff(steps) > 0)
+
+
+def test_which_optimizers_leave_a_zero_gradient_alone():
+    alone = {name for name in REGISTRY
+             if leaves_zero_gradient_alone(REGISTRY[name].factory(lr=0.1))}
+    assert alone == {"sgd", "sign_descent", "adagrad", "lazy_adam"}
+    assert not leaves_zero_gradient_alone(sgd(np.array([[0.1], [0.2]])))   # grids: dense
+
+
+@pytest.mark.parametrize("name", ["sgd", "sign_descent", "adagrad", "lazy_adam", "adam"])
+def test_row_updates_give_exactly_the_dense_result(name):
+    model = bigram_model()
+    batches = [model.draw_batch(np.random.default_rng(12), 3) for _ in range(6)]
+    fast = train_classifier(REGISTRY[name].factory(lr=0.05), model, 6, batches=batches)
+    w = np.zeros(model.n_params)
+    optimizer = REGISTRY[name].factory(lr=0.05)
+    state = optimizer.init(w)
+    for batch in batches:
+        w, state = optimizer.step(w, model.gradient(w, batch), state)
+    np.testing.assert_array_equal(fast.params, w)
+
+
+def test_monitors_are_recorded_at_the_same_steps():
+    model = bigram_model()
+    validation = BigramTable(np.ones((4, 4)))
+    run = train_classifier(sgd(np.array([[0.1], [1.0]])), model, 10, w0=np.zeros((2, 16)),
+                           record_steps=[0, 5, 10],
+                           monitors={"validation": validation.class_losses})
+    assert run.monitored["validation"].shape == (2, 3, 4)
+    np.testing.assert_allclose(run.monitored["validation"][:, -1],
+                               validation.class_losses(run.params))
+    with pytest.raises(TypeError, match="monitors"):
+        train_classifier(sgd(0.1), model, 2, monitors={"x": 3})
+
+
+def test_training_leaves_the_starting_weights_untouched():
+    model = bigram_model()
+    w0 = np.full(model.n_params, 0.5)
+    train_classifier(sgd(0.1), model, 3, batch_size=4, rng=np.random.default_rng(0), w0=w0)
+    assert np.all(w0 == 0.5)
