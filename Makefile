@@ -9,7 +9,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 EXERCISE_SOURCES := $(sort $(wildcard exercises/source/*/*.ipynb))
 
-.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor corpus clean
+.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor course corpus clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
@@ -29,6 +29,8 @@ help:
 	@echo "make student-versions  regenerate exercises/release/ from exercises/source/"
 	@echo "make instructor      a separate environment (.venv-instructor) with nbgrader"
 	@echo "make test-instructor check the exercise sources with nbgrader itself"
+	@echo "make course DIR=d    a ready nbgrader course in d (default: course/): sources, local"
+	@echo "                     exchange, feedback without hidden tests (INSTRUCTORS.md)"
 	@echo "make clean           remove the virtual environments and build outputs"
 
 # The environment is rebuilt whenever pyproject.toml changes.
@@ -110,6 +112,10 @@ instructor: $(INSTRUCTOR)/.installed
 
 test-instructor: $(INSTRUCTOR)/.installed
 	$(INSTRUCTOR)/bin/python -m pytest tests/test_nbgrader.py
+
+DIR ?= course
+course: $(INSTRUCTOR)/.installed
+	$(INSTRUCTOR)/bin/python scripts/make_course.py $(DIR)
 
 clean:
 	rm -rf $(VENV) $(INSTRUCTOR) build .pytest_cache
