@@ -253,6 +253,18 @@ def check_divergence_lr(first_diverging_lr: float, grid) -> str:
 
 # --- exercise 3: AdaGrad, and a world where tuned SGD fails ---------------------------------
 
+def _arrays_in(state) -> list:
+    """The NumPy arrays a student's state holds (a tuple, a named tuple, a dict or one
+    array), in a fixed order, for the in-place check."""
+    if isinstance(state, np.ndarray):
+        return [state]
+    if isinstance(state, dict):
+        return [v for _, v in sorted(state.items()) if isinstance(v, np.ndarray)]
+    if isinstance(state, (tuple, list)):
+        return [v for v in state if isinstance(v, np.ndarray)]
+    return []
+
+
 def check_adagrad(adagrad_init: Callable, adagrad_step: Callable) -> str:
     """``adagrad_init(w) -> state``; ``adagrad_step(w, g, state, lr, eps) -> (w, state)``."""
     rng = np.random.default_rng(11)
@@ -264,7 +276,13 @@ def check_adagrad(adagrad_init: Callable, adagrad_step: Callable) -> str:
     for t in range(1, 31):
         g = rng.normal(size=(2, 6)) * (rng.random((2, 6)) < 0.4)
         w_ref, state_ref = reference.step(w_ref, g, state_ref)
+        before = [np.array(a, copy=True) for a in (w, g, *_arrays_in(state))]
         result = _call(adagrad_step, "adagrad_step", w, g, state, 0.1, 1e-10)
+        after = [w, g, *_arrays_in(state)]
+        if any(not np.array_equal(a, b) for a, b in zip(before, after)):
+            _fail(f"at step {t}, adagrad_step changed its w, g or state in place; return new "
+                  f"arrays instead (e.g. new_sum = state_sum + g * g), so that the caller's "
+                  f"arrays stay as they were: the step must be a pure function")
         if not isinstance(result, tuple) or len(result) != 2:
             _fail("adagrad_step should return (new_w, new_state)")
         w, state = _as_array(result[0], "returned w", (2, 6)), result[1]

@@ -150,9 +150,22 @@ def test_adagrad_check():
         s = 0.9 * s + 0.1 * g * g
         return w - lr * g / (np.sqrt(s) + eps), s
 
+    def in_place(w, g, s, lr=0.1, eps=1e-10):                            # right numbers, impure
+        s += g * g
+        w = w - lr * g / (np.sqrt(s) + eps)
+        return w, s
+
+    def in_place_dict(w, g, s, lr=0.1, eps=1e-10):
+        s["sum"] += g * g
+        return w - lr * g / (np.sqrt(s["sum"]) + eps), {"sum": s["sum"]}
+
     assert grading.check_adagrad(init, step)
     with pytest.raises(CheckFailed, match="sum"):
         grading.check_adagrad(init, decaying)
+    with pytest.raises(CheckFailed, match="in place"):
+        grading.check_adagrad(init, in_place)
+    with pytest.raises(CheckFailed, match="in place"):
+        grading.check_adagrad(lambda w: {"sum": np.zeros_like(w)}, in_place_dict)
 
 
 def test_hard_world_check():
