@@ -122,12 +122,26 @@ def test_hessian_and_stability_checks():
         grading.check_expected_hessian(lambda p: np.outer(p, p))
     with pytest.raises(CheckFailed, match="off-diagonal"):
         grading.check_expected_hessian(lambda p: np.diag(p))
-    limit = 2 / np.linalg.eigvalsh(hessian(grading.FREQUENCIES)).max()
-    assert "1.413" in grading.check_stability_limit(limit)
+    assert "1.413" in grading.check_stability_limit(lambda h: 2 / np.linalg.eigvalsh(h).max())
     with pytest.raises(CheckFailed, match="1 / lambda_max"):
-        grading.check_stability_limit(limit / 2)
+        grading.check_stability_limit(lambda h: 1 / np.linalg.eigvalsh(h).max())
     with pytest.raises(CheckFailed, match="2 / lambda_max"):
-        grading.check_stability_limit(0.7)
+        grading.check_stability_limit(lambda h: 0.7)
+    with pytest.raises(CheckFailed, match="reference world's expected Hessian"):
+        grading.check_stability_limit(lambda h: h["x"])
+
+
+def test_stability_limit_is_checked_on_the_reference_hessian_not_part_c():
+    """ex2: a wrong part C (p^2 on the diagonal) must not fail a correct part D."""
+    def wrong_hessian(p):
+        return np.outer(p, p)
+
+    def stability_limit(h):            # what part D asks for: uses only its argument
+        return 2 / np.linalg.eigvalsh(h).max()
+
+    with pytest.raises(CheckFailed):
+        grading.check_expected_hessian(wrong_hessian)
+    assert grading.check_stability_limit(stability_limit)
 
 
 def test_divergence_check():
