@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pathlib import Path
+
 import numpy as np
 
 from .optimizers import adagrad, adam
@@ -45,6 +47,31 @@ def call(function: Callable, name: str, *args, context: str = "", **kwargs):
     yet, or that raises, becomes one plain :class:`CheckFailed` message instead of a
     traceback."""
     return _call(function, name, *args, context=context, **kwargs)
+
+
+SERIES_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def series_links(*stems: str):
+    """Links to the series' notebooks (``stems`` such as ``"02-plain-sgd"``), relative to
+    the folder the kernel runs in, so that they work wherever the assignment was put
+    (an nbgrader fetch copies it into the student's own folder). Falls back to the
+    notebooks' names when the series' folder is not on this machine."""
+    import json
+    import os
+
+    from IPython.display import Markdown
+
+    parts = []
+    for stem in stems:
+        path = SERIES_NOTEBOOKS / f"{stem}.ipynb"
+        if not path.is_file():
+            parts.append(f"`{stem}.ipynb` (in the series' `notebooks/` folder)")
+            continue
+        first = json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"]
+        title = "".join(first).splitlines()[0].lstrip("# ").strip()
+        parts.append(f"[{title}]({Path(os.path.relpath(path, Path.cwd())).as_posix()})")
+    return Markdown("Series notebooks: " + " and ".join(parts) + ".")
 
 
 def passes(check: Callable, *args) -> bool:

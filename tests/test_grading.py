@@ -1,6 +1,7 @@
 """The exercise checks: a correct answer passes, the usual mistakes are caught with a
 message that names them, and a student's own error comes back as one plain message."""
 
+import re
 import numpy as np
 import pytest
 
@@ -197,3 +198,13 @@ def test_hard_world_check():
 def test_passes_is_a_plain_boolean():
     assert grading.passes(grading.check_adam_step, adam_step) is True
     assert grading.passes(grading.check_adam_step, not_written) is False
+
+
+def test_series_links_work_from_wherever_the_notebook_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)              # an assignment fetched into another folder
+    text = grading.series_links("02-plain-sgd", "06-why-sgd-is-slow").data
+    assert "[02 · Plain SGD](" in text and "[06 · Why SGD is slow](" in text
+    for target in re.findall(r"\]\(([^)]+)\)", text):
+        assert (tmp_path / target).resolve().is_file(), target
+    monkeypatch.setattr(grading, "SERIES_NOTEBOOKS", tmp_path / "nowhere")
+    assert "`02-plain-sgd.ipynb`" in grading.series_links("02-plain-sgd").data
