@@ -82,3 +82,11 @@ def adjacent_delta_e(colours, vision: str = "normal") -> np.ndarray:
 def distinguishability(colours=TOKEN_COLOURS) -> dict[str, np.ndarray]:
     """Adjacent-pair Delta E for normal vision and each simulated deficiency."""
     return {vision: adjacent_delta_e(colours, vision) for vision in VISION_TYPES}
+
+
+def frequency_group_colours(n_groups: int) -> np.ndarray:
+    """One colour per frequency group (notebooks 11 and 12), dark for the most frequent
+    to light for the rarest, from matplotlib's cividis map, which stays ordered under
+    colour-vision deficiency. RGBA rows, shape (n_groups, 4)."""
+    from matplotlib import colormaps
+    return colormaps["cividis"](np.linspace(0.0, 0.85, n_groups))

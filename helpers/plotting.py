@@ -327,3 +327,23 @@ def plot_lr_sweep(ax, arm, tokens, *, palette=C.TOKEN_COLOURS, level=0.95) -> di
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(f"final weight (mean over {arm.final_weights.shape[0]} seeds, {level:.0%} CI)")
     return divergence
+
+
+def plot_group_curves(ax, steps, curves, labels) -> None:
+    """One line per frequency group against ``steps``. ``curves``: (step, group), or
+    (draw, step, group) for several draws, drawn as the median with a band from the
+    lowest to the highest draw. ``labels``: the legend text of each group."""
+    curves = np.asarray(curves, dtype=float)
+    if curves.ndim not in (2, 3) or curves.shape[-2] != len(steps) \
+            or curves.shape[-1] != len(labels):
+        raise ValueError(f"curves must have shape (step, group) or (draw, step, group) with "
+                         f"{len(steps)} steps and {len(labels)} groups, got {curves.shape}")
+    colours = C.frequency_group_colours(len(labels))
+    for g, label in enumerate(labels):
+        if curves.ndim == 3:
+            ax.fill_between(steps, curves[:, :, g].min(0), curves[:, :, g].max(0),
+                            color=colours[g], alpha=0.2, linewidth=0)
+            line = np.median(curves[:, :, g], axis=0)
+        else:
+            line = curves[:, g]
+        ax.plot(steps, line, color=colours[g], label=label)

@@ -87,13 +87,6 @@ class FrequencyGroups:
             out.append(f"{high:.1e}" if high == low else f"{low:.1e} – {high:.1e}")
         return out
 
-    def group_of(self) -> np.ndarray:
-        """The group index of every class, shape (C,)."""
-        out = np.empty(self.mass.size, dtype=np.int64)
-        for g, m in enumerate(self.members):
-            out[m] = g
-        return out
-
     def mean_over_groups(self, per_class_loss) -> np.ndarray:
         """Per-group loss from per-class mean losses, shape ``(..., C) -> (..., G)``: the
         mean loss over the group's *data* (classes weighted by their frequency)."""

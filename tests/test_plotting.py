@@ -72,3 +72,16 @@ def test_a_diverged_run_is_reported_not_drawn():
     P.plot_trajectories(ax, single)
     assert not ax.lines
     assert "diverged at step" in ax.texts[0].get_text()
+
+
+def test_group_curves_draw_medians_and_check_shapes():
+    plot_group_curves = P.plot_group_curves
+    ax = Figure().subplots()
+    curves = np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4)        # (draw, step, group)
+    plot_group_curves(ax, [0, 1, 2], curves, ["a", "b", "c", "d"])
+    assert len(ax.lines) == 4 and len(ax.collections) == 4
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), np.median(curves[:, :, 0], axis=0))
+    plot_group_curves(ax, [0, 1, 2], curves[0], ["a", "b", "c", "d"])  # (step, group): no band
+    assert len(ax.lines) == 8 and len(ax.collections) == 4
+    with pytest.raises(ValueError, match="groups"):
+        plot_group_curves(ax, [0, 1, 2], curves, ["a"])
