@@ -53,8 +53,9 @@ def t_off_by_one(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
 
 
 def m_not_averaged(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
-    new = adam_step(w, g, m, v, t, lr, beta1, beta2, eps)
-    return new[0], g, new[2]
+    m = g                                      # the latest gradient, not a running mean
+    v = beta2 * v + (1 - beta2) * g * g
+    return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps), m, v
 
 
 def one_run_only(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -85,7 +86,7 @@ def test_a_correct_adam_step_passes():
     (in_place, "in place"),
     (t_off_by_one, "wrong t"),
     (m_not_averaged, "m was not averaged"),
-    (one_run_only, "not for three runs stacked"),
+    (one_run_only, "3 runs stacked"),
     (wrong_shape, "shape \\(6,\\)"),
     (two_values, "three arrays"),
     (not_written, "not written yet"),
@@ -94,6 +95,60 @@ def test_a_correct_adam_step_passes():
 def test_the_usual_adam_mistakes_are_named(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         grading.check_adam_step(wrong)
+
+
+ADAM_PARTS = (grading.check_adam_moments, grading.check_adam_update, grading.check_adam_stacked)
+
+
+@pytest.mark.parametrize("step, passing", [
+    (adam_step, (True, True, True)),
+    (no_bias_correction, (True, False, True)),     # one slip in the update: A1 and A3 stand
+    (eps_inside, (True, False, True)),
+    (t_off_by_one, (True, False, True)),
+    (g_not_squared, (False, True, True)),          # one slip in v: A2 uses the student's v
+    (m_not_averaged, (False, True, True)),
+    (in_place, (False, True, True)),
+    (one_run_only, (True, True, False)),
+    (not_written, (False, False, False)),
+])
+def test_one_mistake_costs_one_adam_check(step, passing):
+    """Partial credit: each of part A's three graded cells fails only for its own slip."""
+    if step is g_not_squared:                       # a full step, but v from g, not g**2
+        def step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g
+            return (w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps),
+                    m, v)
+    with np.errstate(invalid="ignore"):
+        assert tuple(grading.passes(check, step) for check in ADAM_PARTS) == passing
+
+
+def delegating_adam(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+    from helpers import adam
+    from helpers.optimizers import AdamState
+    new_w, state = adam(lr, beta1=beta1, beta2=beta2, eps=eps).step(w, g, AdamState(t - 1, m, v))
+    return new_w, state.m, state.v
+
+
+def test_a_step_that_calls_the_reference_fails_every_check():
+    """Delegation: the numbers are right (it *is* the reference), the check refuses it."""
+    new_w, _, _ = delegating_adam(np.zeros(6), np.ones(6), np.zeros(6), np.zeros(6), 1)
+    assert np.allclose(new_w, adam_step(np.zeros(6), np.ones(6), np.zeros(6), np.zeros(6), 1)[0])
+    for check in ADAM_PARTS:
+        with pytest.raises(CheckFailed, match="calls the series' own implementation"):
+            check(delegating_adam)
+    # Hidden tests run the same checks with other hyperparameters: no way round it there.
+    with pytest.raises(CheckFailed, match="helpers.optimizers"):
+        grading.check_adam_update(delegating_adam, dict(lr=0.01, beta1=0.5), seed=1)
+
+
+def test_own_work_watch_is_removed_after_the_call():
+    import sys
+    before = sys.getprofile()
+    grading.check_adam_moments(adam_step)
+    with pytest.raises(CheckFailed):
+        grading.check_adam_moments(delegating_adam)
+    assert sys.getprofile() is before
 
 
 def test_effective_lr_check():
@@ -174,6 +229,23 @@ def test_adagrad_check():
         s["sum"] += g * g
         return w - lr * g / (np.sqrt(s["sum"]) + eps), {"sum": s["sum"]}
 
+    def delegating(w, g, s, lr=0.1, eps=1e-10):
+        from helpers import adagrad
+        return adagrad(lr, eps=eps).step(w, g, s)
+
+    def one_run_only(w, g, s, lr=0.1, eps=1e-10):                        # flattens the runs
+        s = s + g * g
+        return (w - lr * g / (np.sqrt(s) + eps)).ravel()[:6].reshape(w.shape[-1:]), s
+
+    parts = (grading.check_adagrad_values, grading.check_adagrad_pure,
+             grading.check_adagrad_stacked)
+    for candidate, passing in ((step, (True, True, True)), (decaying, (False, True, True)),
+                               (in_place, (True, False, True)),
+                               (one_run_only, (True, True, False)),
+                               (delegating, (False, False, False))):
+        assert tuple(grading.passes(c, init, candidate) for c in parts) == passing, candidate
+    with pytest.raises(CheckFailed, match="helpers.optimizers"):
+        grading.check_adagrad_values(lambda w: np.zeros_like(w), delegating)
     assert grading.check_adagrad(init, step)
     with pytest.raises(CheckFailed, match="sum"):
         grading.check_adagrad(init, decaying)
@@ -191,6 +263,10 @@ def test_hard_world_check():
         grading.check_hard_world([0.95, 0.00003])
     with pytest.raises(CheckFailed, match="valid list of frequencies"):
         grading.check_hard_world([0.5, 0.0])
+    # Partial credit: a token too rare for anyone passes C1 and fails C2.
+    too_rare = [0.95, 0.00003]
+    assert grading.passes(grading.check_hard_world_sgd_fails, too_rare)
+    assert not grading.passes(grading.check_hard_world_adam_learns, too_rare)
     with pytest.raises(CheckFailed, match="at most 12"):
         grading.check_hard_world([0.5] * 13)
 
@@ -208,3 +284,123 @@ def test_series_links_work_from_wherever_the_notebook_runs(tmp_path, monkeypatch
         assert (tmp_path / target).resolve().is_file(), target
     monkeypatch.setattr(grading, "SERIES_NOTEBOOKS", tmp_path / "nowhere")
     assert "`02-plain-sgd.ipynb`" in grading.series_links("02-plain-sgd").data
+
+
+# --- exercise 4 ---------------------------------------------------------------------------
+
+def bigram_loss(table, batch):
+    logits = table[batch[:, 0]]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(batch)), batch[:, 1]].mean()
+
+
+def bigram_gradient(table, batch, add=np.add.at):
+    logits = table[batch[:, 0]]
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    grad = np.zeros_like(table)
+    add(grad, batch[:, 0], probabilities)
+    add(grad, (batch[:, 0], batch[:, 1]), -1.0)
+    return grad / len(batch)
+
+
+def buffered_add(array, index, values):          # `array[index] += values`: once per index
+    array[index] += values
+
+
+def test_bigram_loss_check():
+    assert "mean cross-entropy" in grading.check_bigram_loss(bigram_loss)
+    with pytest.raises(CheckFailed, match="the mean"):
+        grading.check_bigram_loss(lambda t, b: bigram_loss(t, b) * len(b))
+    with pytest.raises(CheckFailed, match="sign is flipped"):
+        grading.check_bigram_loss(lambda t, b: -bigram_loss(t, b))
+
+    def unstable(table, batch):                # softmax as written in a textbook
+        p = np.exp(table[batch[:, 0]])
+        p /= p.sum(axis=1, keepdims=True)
+        return -np.log(p[np.arange(len(batch)), batch[:, 1]]).mean()
+
+    with np.errstate(all="ignore"), pytest.raises(CheckFailed, match="maximum"):
+        grading.check_bigram_loss(unstable)
+
+    def delegating(table, batch):
+        from helpers.softmax import log_softmax
+        return -log_softmax(table[batch[:, 0]])[np.arange(len(batch)), batch[:, 1]].mean()
+
+    with pytest.raises(CheckFailed, match="helpers.softmax.log_softmax"):
+        grading.check_bigram_loss(delegating)
+
+
+def test_central_difference_check():
+    def central(f, x, index, h=1e-5):
+        plus, minus = x.copy(), x.copy()
+        plus[index] += h
+        minus[index] -= h
+        return (f(plus) - f(minus)) / (2 * h)
+
+    def forward(f, x, index, h=1e-5):
+        plus = x.copy()
+        plus[index] += h
+        return (f(plus) - f(x)) / h
+
+    def in_place(f, x, index, h=1e-5):
+        x[index] += h
+        return central(f, x, index, h)
+
+    assert "central" in grading.check_central_difference(central)
+    with pytest.raises(CheckFailed, match="one-sided"):
+        grading.check_central_difference(forward)
+    with pytest.raises(CheckFailed, match="Divide by 2 h"):
+        grading.check_central_difference(lambda f, x, i, h=1e-5: 2 * central(f, x, i, h))
+    with pytest.raises(CheckFailed, match="in place"):
+        grading.check_central_difference(in_place)
+
+
+def test_bigram_gradient_checks_give_partial_credit():
+    assert grading.check_bigram_gradient(bigram_gradient)
+    assert grading.check_bigram_gradient_repeats(bigram_gradient)
+    # `grad[rows] += …`: right while no word repeats (C1), wrong once one does (C2).
+    buffered = lambda t, b: bigram_gradient(t, b, add=buffered_add)  # noqa: E731
+    assert grading.passes(grading.check_bigram_gradient, buffered)
+    with pytest.raises(CheckFailed, match="np.add.at"):
+        grading.check_bigram_gradient_repeats(buffered)
+    with pytest.raises(CheckFailed, match="divide by the batch size"):
+        grading.check_bigram_gradient(lambda t, b: bigram_gradient(t, b) * len(b))
+    with pytest.raises(CheckFailed, match="sign is flipped"):
+        grading.check_bigram_gradient(lambda t, b: -bigram_gradient(t, b))
+
+    def delegating(table, batch):
+        from helpers import BigramTable
+        counts = np.ones(table.shape)
+        return BigramTable(counts).gradient(table.ravel(), batch).reshape(table.shape)
+
+    assert np.allclose(delegating(np.eye(7), np.array([[0, 1], [2, 3]])),
+                       bigram_gradient(np.eye(7), np.array([[0, 1], [2, 3]])))
+    for check in (grading.check_bigram_gradient, grading.check_bigram_gradient_repeats):
+        with pytest.raises(CheckFailed, match="calls the series' own implementation"):
+            check(delegating)
+
+
+def test_gradient_check_agrees_with_central_differences_of_the_loss():
+    """The reference gradient the checks use is the loss's own derivative."""
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(7, 7))
+    batch = np.array([[0, 1], [0, 1], [3, 2], [0, 6]])
+    grad = grading._reference_bigram_gradient(table, batch)
+    for index in [(0, 1), (0, 6), (3, 2), (5, 5)]:
+        step = np.zeros_like(table)
+        step[index] = 1e-6
+        numeric = (grading._reference_bigram_loss(table + step, batch)
+                   - grading._reference_bigram_loss(table - step, batch)) / 2e-6
+        assert numeric == pytest.approx(grad[index], abs=1e-8)
+    assert grading._reference_bigram_loss(table, batch) == pytest.approx(bigram_loss(table, batch))
+
+
+def test_excess_by_group_check():
+    def weighted(excess, counts, members):
+        return np.array([excess[m] @ counts[m] / counts[m].sum() for m in members])
+
+    assert grading.check_excess_by_group(weighted)
+    with pytest.raises(CheckFailed, match="plain mean"):
+        grading.check_excess_by_group(lambda e, c, ms: np.array([e[m].mean() for m in ms]))
