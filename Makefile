@@ -9,7 +9,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 EXERCISE_SOURCES := $(sort $(wildcard exercises/source/*/*.ipynb))
 
-.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor course corpus clean
+.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor course nbgrader corpus clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
@@ -31,6 +31,8 @@ help:
 	@echo "make test-instructor check the exercise sources with nbgrader itself"
 	@echo "make course DIR=d    a ready nbgrader course in d (default: course/): sources, local"
 	@echo "                     exchange, feedback without hidden tests (INSTRUCTORS.md)"
+	@echo "make nbgrader DIR=d ARGS=\"autograde ex1-adam-update\"  one nbgrader step in course d;"
+	@echo "                     fails when nbgrader logs an error, even where nbgrader exits 0"
 	@echo "make clean           remove the virtual environments and build outputs"
 
 # The environment is rebuilt whenever pyproject.toml changes.
@@ -116,6 +118,11 @@ test-instructor: $(INSTRUCTOR)/.installed
 DIR ?= course
 course: $(INSTRUCTOR)/.installed
 	$(INSTRUCTOR)/bin/python scripts/make_course.py $(DIR)
+
+# nbgrader logs some failures and still exits 0; this wrapper reads its log and fails.
+nbgrader: $(INSTRUCTOR)/.installed
+	@test -n "$(ARGS)" || { echo 'usage: make nbgrader DIR=course ARGS="autograde ex1-adam-update"'; exit 2; }
+	$(INSTRUCTOR)/bin/python scripts/nbgrader_run.py $(DIR) $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(INSTRUCTOR) build .pytest_cache

@@ -7,8 +7,10 @@ The folder gets:
   step that removes hidden tests (nbgrader's default feedback prints them word for word;
   ``ClearHiddenTests`` drops them and leaves the scores as they were).
 
-Run nbgrader from inside that folder, with the instructor environment's ``bin`` on the
-``PATH`` (nbgrader calls its own ``alembic`` command); INSTRUCTORS.md walks through it.
+Run nbgrader through `make nbgrader DIR=… ARGS="…"` (scripts/nbgrader_run.py: the
+instructor environment's ``bin`` on the ``PATH``, as nbgrader calls its own ``alembic``,
+and a step that logs an error fails), or by hand from inside that folder; INSTRUCTORS.md
+walks through it.
 """
 
 from __future__ import annotations
@@ -67,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     assignments = sorted(p.name for p in (folder / "source").iterdir() if p.is_dir())
     print(f"course '{COURSE_ID}' ready in {folder}: {len(assignments)} assignments "
           f"({', '.join(assignments)}), exchange in {folder / 'exchange'}")
-    print(f"next: cd {folder} && PATH={Path(sys.executable).parent}:$PATH "
-          f"nbgrader generate_assignment {assignments[0]}")
+    print(f"next, from the repository's root: make nbgrader DIR={folder} "
+          f"ARGS=\"generate_assignment {assignments[0]} --create\"")
+    print(f"(or by hand: cd {folder} && PATH={Path(sys.executable).parent}:$PATH "
+          f"nbgrader generate_assignment {assignments[0]} --create)")
     return 0
 
 
