@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .optimizers import adagrad, adam
+from .softmax import log_softmax
 from .world import FREQUENCIES, REFERENCE, make_world
 
 
@@ -578,24 +579,19 @@ def check_hard_world(frequencies, seeds=range(5), n_steps: int = REFERENCE.n_ste
 
 # --- exercise 4: the softmax gradient, and who is left behind on Shakespeare -------------
 # The checks use small random tables (V = 7 words) and batches chosen to expose the usual
-# mistakes; the reference values come from log-softmax written out here (the series'
-# helpers.softmax is what the student must not call).
-
-def _reference_log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
+# mistakes; the reference values come from the series' log-softmax (computed by the check,
+# outside the watch on the student's call).
 
 def _reference_bigram_loss(table: np.ndarray, batch: np.ndarray) -> float:
     previous, following = batch[:, 0], batch[:, 1]
-    return float(-_reference_log_softmax(table[previous])[np.arange(len(batch)),
+    return float(-log_softmax(table[previous])[np.arange(len(batch)),
                                                           following].mean())
 
 
 def _reference_bigram_gradient(table: np.ndarray, batch: np.ndarray) -> np.ndarray:
     previous, following = batch[:, 0], batch[:, 1]
     grad = np.zeros_like(table)
-    np.add.at(grad, previous, np.exp(_reference_log_softmax(table[previous])))
+    np.add.at(grad, previous, np.exp(log_softmax(table[previous])))
     np.add.at(grad, (previous, following), -1.0)
     return grad / len(batch)
 
@@ -640,7 +636,7 @@ def check_bigram_loss(bigram_loss: Callable, seed: int = 41) -> str:
                 hint = " That is the sum over the batch; the loss is the mean."
             elif np.isclose(value, -expected, rtol=1e-9):
                 hint = " The sign is flipped: the loss is minus the log-probability."
-            elif np.isclose(value, -_reference_log_softmax(table.T)[batch[:, 0], batch[:, 1]]
+            elif np.isclose(value, -log_softmax(table.T)[batch[:, 0], batch[:, 1]]
                             .mean(), rtol=1e-9):
                 hint = " The softmax runs over the wrong axis: over each row W[a] (axis -1)."
             _fail(f"for the table and batch {batch.tolist()} the loss should be "
@@ -734,7 +730,7 @@ def check_bigram_gradient_repeats(bigram_gradient: Callable, seed: int = 44) -> 
         if not np.allclose(got, expected, rtol=1e-9, atol=1e-12):
             previous, following = batch[:, 0], batch[:, 1]
             buffered = np.zeros_like(table)                  # the `grad[rows] += …` mistake
-            buffered[previous] += np.exp(_reference_log_softmax(table[previous]))
+            buffered[previous] += np.exp(log_softmax(table[previous]))
             buffered[previous, following] -= 1.0
             buffered /= len(batch)
             hint = ""
