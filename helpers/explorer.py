@@ -578,10 +578,23 @@ class Explorer:
                                 "runs in JupyterLab or Jupyter Notebook")
         return bundle
 
-    def snapshot(self):
-        """The current figure as a still image (for readers without a live kernel)."""
-        from IPython.display import Image
-        return Image(data=bytes(self.image.value), format="png")
+    def snapshot(self, alt: str | None = None) -> None:
+        """Show the current figure as a still image, for readers without a live kernel.
+        Its alt text says what the panels show and what the readout says, unless
+        ``alt`` is given."""
+        import re
+
+        from .plotting import show_png
+        if alt is None:
+            s = self.settings
+            names = " and ".join(REGISTRY[n].display_name for n in s.optimizers)
+            said = re.sub(r"<[^>]+>", "", self.readout.value)
+            alt = (f"The explorer's figure for {names} at learning rate {s.lr:g}, batch "
+                   f"{s.batch_size}, seed {s.seed}: each optimizer's weight trajectories, "
+                   f"the final error per token and Adam's effective learning rate against "
+                   f"frequency. {said}.")
+        width = self.figure.size[0] * self.figure.dpi       # one image pixel per CSS px
+        show_png(bytes(self.image.value), alt, width)
 
     def _show(self, settings: ExplorerSettings) -> None:
         """Sets every control to ``settings`` without an update per control."""

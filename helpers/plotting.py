@@ -258,18 +258,96 @@ def improved_figure(sgd_result: TrainResult, adam_result: TrainResult,
     return fig
 
 
-def show_png(fig: Figure, dpi: int = 100):
-    """Render ``fig`` once to PNG and return it as an IPython image for display.
+# Where the series is read: JupyterLab's notebook column shows an image at most about
+# 850 CSS px wide; a wider one is scaled down, its text with it.
+COLUMN_WIDTH_PX = 850
+MIN_TEXT_PX = 9.0          # the smallest text a reader must make out, at the shown size
+RENDER_DPI = 200           # twice the 100 px per inch of the shown size: sharp on HiDPI
+MIN_ALT_WORDS = 6
 
-    The inline backend draws a figure twice to trim it ("tight" bounding box); the
-    series' large figures have fixed margins, so one draw is enough."""
+
+def check_alt(alt) -> str:
+    """Alt text for a figure: one or two sentences saying what it shows (not its title)."""
+    if not isinstance(alt, str):
+        raise TypeError(f"alt must be a string describing what the figure shows, "
+                        f"got {type(alt).__name__}")
+    alt = " ".join(alt.split())
+    if len(alt.split()) < MIN_ALT_WORDS:
+        raise ValueError(f"alt must say what the figure shows in a sentence or two (at least "
+                         f"{MIN_ALT_WORDS} words), got {alt!r}")
+    return alt
+
+
+def smallest_text(fig) -> tuple[float, str]:
+    """The font size in points of the smallest visible, non-empty text of ``fig``, and
+    that text (draw the figure first: tick labels exist only once drawn)."""
+    from matplotlib.text import Text
+    sizes = [(t.get_fontsize(), t.get_text()) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip()]
+    return min(sizes, key=lambda pair: pair[0]) if sizes else (float("inf"), "")
+
+
+def shown_size(png: bytes, css_width: float | None = None,
+               column: int = COLUMN_WIDTH_PX) -> tuple[int, float]:
+    """The width (CSS px) at which a PNG rendered at ``RENDER_DPI`` is shown in the
+    column, and the factor by which it is scaled down to get there (1 if it fits)."""
+    import struct
+    pixels = struct.unpack(">I", png[16:20])[0]                  # IHDR width
+    natural = pixels * 100 / RENDER_DPI if css_width is None else css_width
+    width = min(column, natural)
+    return int(round(width)), width / natural
+
+
+def render_figure(fig: Figure, alt: str) -> tuple[bytes, dict]:
+    """``fig`` as PNG bytes and the output metadata that shows it legibly in the notebook
+    column: at most :data:`COLUMN_WIDTH_PX` wide, with alt text. A ``ValueError`` names
+    the text that would be smaller than :data:`MIN_TEXT_PX` at that size."""
     import io
-
-    from IPython.display import Image
-
+    alt = check_alt(alt)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return Image(data=buffer.getvalue(), format="png")
+    fig.savefig(buffer, format="png", dpi=RENDER_DPI, bbox_inches="tight", pad_inches=0.08)
+    png = buffer.getvalue()
+    width, scale = shown_size(png)
+    points, text = smallest_text(fig)
+    shown_px = points * 100 / 72 * scale
+    if shown_px < MIN_TEXT_PX:
+        raise ValueError(
+            f"the figure would show {width} px wide, and its smallest text, {text!r} at "
+            f"{points:g} pt, at {shown_px:.1f} px (at least {MIN_TEXT_PX:g} px is needed): "
+            f"make the text at least {MIN_TEXT_PX * 72 / 100 / scale:.1f} pt or the figure "
+            f"narrower (at most {COLUMN_WIDTH_PX / 100:g} inches keeps it at full size)")
+    return png, {"width": width, "alt": alt}
+
+
+def show_figure(fig: Figure, alt: str) -> None:
+    """Show ``fig`` in the notebook, legible where it is read, with alt text.
+
+    Renders the figure once at twice the screen's resolution, displays it at most
+    850 CSS px wide (JupyterLab's column) with ``alt`` in the output's metadata (which
+    nbconvert and site builders turn into ``<img alt>``), and closes it so the inline
+    backend does not show it a second time. The text form of the output is the alt
+    text itself: it is what a reader without images gets, and what nbval compares."""
+    png, metadata = render_figure(fig, alt)
+    show_png(png, metadata["alt"], metadata["width"])
+    import matplotlib.pyplot as plt
+    if plt.fignum_exists(getattr(fig, "number", -1)) and plt.figure(fig.number) is fig:
+        plt.close(fig)
+
+
+def show_png(png: bytes, alt: str, width: int | None = None) -> None:
+    """Display PNG bytes (made elsewhere, e.g. the explorer's frame) at ``width`` CSS px,
+    at most the column's width, with alt text."""
+    import base64
+
+    from IPython.display import display
+    if not isinstance(png, (bytes, bytearray, memoryview)) or bytes(png[:8]) != b"\x89PNG\r\n\x1a\n":
+        raise TypeError(f"png must be the bytes of a PNG image, got {type(png).__name__}")
+    png = bytes(png)
+    alt = check_alt(alt)
+    width, _ = shown_size(png, width)
+    display({"image/png": base64.b64encode(png).decode("ascii"),
+             "text/plain": f"[figure] {alt}"},
+            raw=True, metadata={"image/png": {"width": width, "alt": alt}})
 
 
 def _require_arm(arm) -> None:

@@ -1,7 +1,16 @@
-"""Generate the student versions of the exercises from their nbgrader sources
+"""Generate the student versions of the exercises and of the notebooks
 (`make student-versions`; `--check` only compares, for `make test`).
 
 exercises/source/NAME/NAME.ipynb  ->  exercises/release/NAME/NAME.ipynb
+notebooks/NN-NAME.ipynb           ->  notebooks/student/NN-NAME.ipynb
+
+A notebook's student copy is the notebook with every output and execution count
+cleared, so that a reader can make each prediction before any answer is on the page
+(as fastbook's `clean/` copies serve its book). A note under its title links back to
+the copy with outputs; relative links that leave the notebooks folder get one more
+`../`, and the index's links to the student copies point to their siblings.
+
+For the exercises:
 
 The same steps as nbgrader's `generate_assignment` preprocessors, without needing nbgrader
 (which stays in the instructors' extra):
@@ -26,6 +35,11 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE, RELEASE = ROOT / "exercises" / "source", ROOT / "exercises" / "release"
+NOTEBOOKS = ROOT / "notebooks"
+STUDENT = NOTEBOOKS / "student"
+STUDENT_NOTE = ("> **This copy has no outputs.** Run each cell in turn (*Shift+Enter*), and "
+                "write your guess into each `prediction` before the cell that settles it. "
+                "The same notebook with every output: [{name}](../{name}).")
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 TEXT_STUB = "YOUR ANSWER HERE"
 
@@ -75,6 +89,25 @@ def student_version(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def student_copy(notebook: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """A notebook of the series without its outputs, its links fixed for the
+    `student/` folder, and a note under its title."""
+    nb = nbformat.from_dict(notebook)    # a copy
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        elif cell.cell_type == "markdown":
+            # ](../x) -> ](../../x); the index's ](student/x) -> ](x)
+            cell.source = re.sub(r"\]\(\.\./", "](../../", cell.source)
+            cell.source = re.sub(r"\]\(student/", "](", cell.source)
+    title = nb.cells[0]
+    if title.cell_type != "markdown" or not title.source.startswith("# "):
+        raise ValueError(f"{name}: the first cell must be the title (markdown '# ...')")
+    heading, _, rest = title.source.partition("\n")
+    title.source = "\n".join([heading, "", STUDENT_NOTE.format(name=name), rest]).rstrip("\n")
+    return nb
+
+
 def render(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
@@ -85,7 +118,15 @@ def expected_files() -> dict[Path, str]:
     for path in sorted(SOURCE.glob("*/*.ipynb")):
         target = RELEASE / path.parent.name / path.name
         files[target] = render(student_version(nbformat.read(path, as_version=4)))
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")):
+        files[STUDENT / path.name] = render(student_copy(nbformat.read(path, as_version=4),
+                                                         path.name))
     return files
+
+
+def generated_files() -> list[Path]:
+    """What is on disk in the folders this script writes."""
+    return sorted(RELEASE.glob("*/*.ipynb")) + sorted(STUDENT.glob("*.ipynb"))
 
 
 def main(argv=None) -> int:
@@ -96,7 +137,7 @@ def main(argv=None) -> int:
     files = expected_files()
     stale = [p for p, text in files.items()
              if not p.is_file() or p.read_text(encoding="utf-8") != text]
-    extra = [p for p in RELEASE.glob("*/*.ipynb") if p not in files]
+    extra = [p for p in generated_files() if p not in files]
     if args.check:
         for path in stale:
             print(f"out of date: {path.relative_to(ROOT)}")
