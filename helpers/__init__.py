@@ -26,7 +26,7 @@ from .optimizers import (DISPLAY_NAMES, REGISTRY, Optimizer, adagrad, adam, lazy
                          normalized_gd, rmsprop, scheduled, sgd, sign_descent, signum)
 from .softmax import (BigramTable, frequency_groups, make_teacher_problem, train_classifier,
                       zipf_frequencies)
-from .stats import Band, paired_difference, seed_band, t_quantile
+from .stats import Band, difference_of_means, paired_difference, seed_band, t_quantile
 from .streams import make_rng, minibatch_rng, sweep_batches
 from .tables import Table, make_table
 from .training import DivergenceError, ReferenceRuns, TrainResult, reference_runs, train
@@ -41,7 +41,8 @@ __all__ = [
     "effective_lr", "expected_gradient", "expected_sgd_weight", "final_error",
     "frequency_groups", "got_gradient", "grad_nonzero_fraction", "lazy_adam", "loglog_slope",
     "loglog_slope_interval", "make_rng", "make_table", "make_teacher_problem", "make_world",
-    "minibatch_gradient", "minibatch_rng", "momentum", "normalized_gd", "paired_difference",
+    "minibatch_gradient", "minibatch_rng", "momentum", "normalized_gd", "difference_of_means",
+    "paired_difference",
     "progress", "read_plays", "reference_runs", "rmsprop", "scheduled", "seed_band",
     "setup_notebook", "sgd", "sign_descent", "signum", "steps_to_reach", "sweep",
     "sweep_batches", "t_quantile", "train", "train_classifier", "zipf_frequencies",

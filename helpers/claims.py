@@ -1,6 +1,6 @@
-"""Set a stated claim beside a measured value and give a verdict by a fixed rule.
+"""Set a stated claim beside a measured value and give a verdict by a stated rule.
 
-The rule, decided before looking at any measurement:
+The rule:
 - a number stated with a hedge ("around 0.53", "about 15%") holds when the measurement
   is within one unit of the claim's last stated digit;
 - a number stated bare ("3.4%", "41x") holds within half a unit of its last digit;
@@ -10,7 +10,10 @@ The rule, decided before looking at any measurement:
 Over seeds (:meth:`Claim.over_seeds`): a claim about what a method produces is judged on
 its *typical* run, the median over the seeds, by the same rule; beside it stand the
 share of single runs that would pass and the verdict of the tutorial's own seed, so that
-one seed can neither make nor break a verdict."""
+one seed can neither make nor break a verdict. The median is itself a measurement with
+noise: when its 95% bootstrap interval reaches across a boundary of the rule (say from
+"holds" into "close"), the verdict is that pair, marked as within noise ("holds / close:
+within noise"), not whichever side the median happened to fall on."""
 
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ import numpy as np
 from .validation import check_choice, check_finite
 
 HOLDS, CLOSE, FAILS = "holds", "close", "does not hold"
+WITHIN_NOISE = "within noise"
+BOOTSTRAP_RESAMPLES = 4000
 
 
 def last_digit_unit(stated: str) -> float:
@@ -32,16 +37,35 @@ def last_digit_unit(stated: str) -> float:
 
 @dataclass(frozen=True)
 class SeedVerdict:
-    """A claim judged over seeds: the verdict on the median run, and how many single runs
-    hold, are close, or fail."""
+    """A claim judged over seeds: the verdict on the median run (or the two verdicts its
+    95% bootstrap interval ``low..high`` spans), and how many single runs hold, are
+    close, or fail."""
 
     verdict: str
     median: float
     counts: dict
     n_seeds: int
+    low: float = float("nan")
+    high: float = float("nan")
+
+    @property
+    def decided(self) -> bool:
+        """False when the median's interval reaches across a boundary of the rule."""
+        return WITHIN_NOISE not in self.verdict
 
     def share(self, verdict: str = HOLDS) -> str:
         return f"{self.counts[verdict]} of {self.n_seeds}"
+
+
+def median_interval(values, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the median of ``values`` (resampled
+    :data:`BOOTSTRAP_RESAMPLES` times from a fixed seed, so it prints the same every run)."""
+    values = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    samples = values[rng.integers(0, values.size, size=(BOOTSTRAP_RESAMPLES, values.size))]
+    medians = np.median(samples, axis=1)
+    tail = (1 - level) / 2
+    return float(np.quantile(medians, tail)), float(np.quantile(medians, 1 - tail))
 
 
 @dataclass(frozen=True)
@@ -80,15 +104,21 @@ class Claim:
 
     def over_seeds(self, values) -> SeedVerdict:
         """The verdict on the median of ``values`` (one per seed), with the count of
-        single runs for which each verdict holds."""
+        single runs for which each verdict holds. If the median's 95% bootstrap interval
+        spans two verdicts, the verdict names both, "within noise"."""
         values = check_finite("values", values, min_ndim=1)
         if values.ndim != 1 or values.size < 10:
             raise ValueError(f"a verdict over seeds needs at least 10 seeds (a 1-D list), got "
                              f"shape {values.shape}")
         singles = [self.verdict(v) for v in values]
         median = float(np.median(values))
-        return SeedVerdict(self.verdict(median), median,
-                           {v: singles.count(v) for v in (HOLDS, CLOSE, FAILS)}, values.size)
+        low, high = median_interval(values)
+        order = (HOLDS, CLOSE, FAILS)
+        spanned = sorted({self.verdict(x) for x in (low, median, high)}, key=order.index)
+        verdict = (spanned[0] if len(spanned) == 1
+                   else f"{spanned[0]} / {spanned[-1]}: {WITHIN_NOISE}")
+        return SeedVerdict(verdict, median, {v: singles.count(v) for v in order},
+                           values.size, low, high)
 
     def rule(self) -> str:
         if self.kind == "above":

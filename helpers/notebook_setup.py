@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 MINIMUM_VERSIONS = {"python": (3, 11), "numpy": (2, 0), "matplotlib": (3, 8)}
+# Characters of printed text that fit JupyterLab's notebook column without wrapping.
+PRINT_WIDTH = 100
 
 
 def _major_minor(version: str) -> tuple[int, int]:
@@ -85,6 +87,8 @@ def compare_prediction(prediction, measured, what: str) -> None:
     The notebooks ask for a guess *before* the cell that settles it: a cell holds
     ``prediction = None`` for the reader to fill in; this call, after the measurement,
     sets the two side by side (or says how to take part, while no guess is written)."""
+    import textwrap
+
     from .validation import check_real
     measured = check_real("measured", measured)
     if prediction is None:
@@ -94,6 +98,9 @@ def compare_prediction(prediction, measured, what: str) -> None:
         guess = check_real("prediction", prediction)
         text = (f"{what}: you predicted {guess:.4g}, the measurement is {measured:.4g} "
                 f"(off by {abs(guess - measured):.3g}).")
+    # lines that fit the notebook column (a wrapped line breaks mid-number)
+    text = textwrap.fill(text, width=PRINT_WIDTH, break_long_words=False,
+                         break_on_hyphens=False)
     print(text)
 
 
@@ -103,9 +110,20 @@ def progress(items, what: str, labels=None):
     cell that runs for seconds shows how far it is in JupyterLab. The text is the same
     on every run (no times, no bars), so strict nbval compares it like any other output."""
     items = list(items)
-    print(f"{what}:", end="", flush=True)
+    line = f"{what}:"
+    print(line, end="", flush=True)
+
+    def say(text):
+        nonlocal line
+        if len(line) + len(text) > PRINT_WIDTH:          # go on on a new line, never wrap
+            print(flush=True)
+            line, text = "", text.lstrip()
+        line += text
+        print(text, end="", flush=True)
+
     for k, item in enumerate(items):
-        text = labels[item] if labels is not None else item
-        print(f" {text}" + ("," if k + 1 < len(items) else ""), end="", flush=True)
+        say(f" {labels[item] if labels is not None else item}" + ("," if k + 1 < len(items)
+                                                                  else ""))
         yield item
-    print(" - done.", flush=True)
+    say(" - done.")
+    print(flush=True)

@@ -295,7 +295,7 @@ def shown_size(png: bytes, css_width: float | None = None,
     pixels = struct.unpack(">I", png[16:20])[0]                  # IHDR width
     natural = pixels * 100 / RENDER_DPI if css_width is None else css_width
     width = min(column, natural)
-    return int(round(width)), width / natural
+    return round(width), width / natural
 
 
 def render_figure(fig: Figure, alt: str) -> tuple[bytes, dict]:
@@ -340,7 +340,8 @@ def show_png(png: bytes, alt: str, width: int | None = None) -> None:
     import base64
 
     from IPython.display import display
-    if not isinstance(png, (bytes, bytearray, memoryview)) or bytes(png[:8]) != b"\x89PNG\r\n\x1a\n":
+    if not isinstance(png, (bytes, bytearray, memoryview)) or \
+            bytes(png[:8]) != b"\x89PNG\r\n\x1a\n":
         raise TypeError(f"png must be the bytes of a PNG image, got {type(png).__name__}")
     png = bytes(png)
     alt = check_alt(alt)
@@ -425,3 +426,61 @@ def plot_group_curves(ax, steps, curves, labels) -> None:
         else:
             line = curves[:, g]
         ax.plot(steps, line, color=colours[g], label=label)
+
+
+BOWL_MARKS = {10: "o", 100: "s", 1000: "^"}     # where each path is after so many steps
+
+
+def plot_bowl(ax, hessian, target, paths, *, marks=BOWL_MARKS, margin: float = 0.3,
+              n_levels: int = 10) -> None:
+    """The loss ``½ (w - w*)ᵀ H (w - w*)`` over two weights as contours, with optimizer
+    paths on it, each marked where it is after the steps in ``marks``.
+
+    ``paths`` is a list of ``(label, trajectory, style)``: ``trajectory`` of shape
+    ``(n_steps, 2)`` (weights after steps 1..n, all starting from 0), ``style`` keyword
+    arguments of ``ax.plot`` (colour and line style: two cues, not one). The view is
+    square, with equal scales, around the start and the optimum: a stretched bowl looks
+    stretched."""
+    hessian = np.asarray(hessian, dtype=float)
+    target = np.asarray(target, dtype=float)
+    if hessian.shape != (2, 2) or target.shape != (2,):
+        raise ValueError(f"plot_bowl draws two weights: hessian must be 2 x 2 and target of "
+                         f"length 2, got shapes {hessian.shape} and {target.shape}")
+    low, high = np.minimum(0.0, target) - margin, np.maximum(0.0, target) + margin
+    half, middle = (high - low).max() / 2, (high + low) / 2
+    x = np.linspace(middle[0] - half, middle[0] + half, 301)
+    y = np.linspace(middle[1] - half, middle[1] + half, 301)
+    grid_x, grid_y = np.meshgrid(x, y)
+    error = np.stack([grid_x - target[0], grid_y - target[1]], axis=-1)
+    loss = 0.5 * np.einsum("...i,ij,...j->...", error, hessian, error)
+    smallest = 0.5 * np.linalg.eigvalsh(hessian)[0] * 0.1 ** 2    # 0.1 along the flattest
+    levels = np.geomspace(smallest, loss.max(), n_levels)
+    # light where the loss is low, darker up the walls: one hue, read by lightness alone
+    from matplotlib import colormaps
+    shades = colormaps["Greys"](np.linspace(0.0, 0.5, levels.size + 1))
+    ax.contourf(grid_x, grid_y, loss, levels=np.concatenate([[0.0], levels, [np.inf]]),
+                colors=shades)
+    ax.grid(False)
+    ax.contour(grid_x, grid_y, loss, levels=levels, colors="#8c8c8c", linewidths=0.6)
+    for label, trajectory, style in paths:
+        path = np.vstack([np.zeros(2), np.asarray(trajectory, dtype=float)])
+        ax.plot(path[:, 0], path[:, 1], label=label, linewidth=1.7, **style)
+        for step, marker in marks.items():
+            if step < len(path):
+                ax.plot(*path[step], marker=marker, markersize=6.5, color=style.get("color"),
+                        markeredgecolor="#1a1a1a", markeredgewidth=0.6, linestyle="none")
+    ax.plot(*target, marker="*", markersize=13, color="#1a1a1a", linestyle="none")
+    ax.set_aspect("equal")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(y[0], y[-1])
+
+
+def bowl_marks_legend(ax, marks=BOWL_MARKS, **kwargs):
+    """A legend that says what the marks on :func:`plot_bowl`'s paths mean."""
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], marker=marker, color="#ffffff", markeredgecolor="#1a1a1a",
+                      markersize=6.5, linestyle="none", label=f"after {step:,} steps")
+               for step, marker in marks.items()]
+    handles.append(Line2D([], [], marker="*", color="#1a1a1a", markersize=11, linestyle="none",
+                          label="the optimum w*"))
+    return ax.legend(handles=handles, **kwargs)

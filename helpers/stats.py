@@ -98,3 +98,24 @@ def paired_difference(a, b, axis: int = 0, level: float = 0.95) -> Band:
         raise ValueError(f"a and b must have the same shape (paired by seed), got {a.shape} "
                          f"and {b.shape}")
     return seed_band(a - b, axis=axis, level=level)
+
+
+def difference_of_means(a, b, level: float = 0.95) -> Band:
+    """Mean of ``a`` minus mean of ``b`` with Welch's ``level`` interval: for two sets of
+    runs that do *not* share their random draws (so :func:`paired_difference` does not
+    apply), each a 1-D array over seeds. The degrees of freedom (Welch–Satterthwaite)
+    are rounded to a whole number for the t quantile."""
+    level = check_probability("level", level)
+    a = check_finite("a", a, min_ndim=1)
+    b = check_finite("b", b, min_ndim=1)
+    if a.ndim != 1 or b.ndim != 1 or a.size < 2 or b.size < 2:
+        raise ValueError(f"a and b must be 1-D with at least 2 values each, got shapes "
+                         f"{a.shape} and {b.shape}")
+    var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    if var_a + var_b == 0:
+        half = 0.0
+    else:
+        dof = (var_a + var_b) ** 2 / (var_a ** 2 / (a.size - 1) + var_b ** 2 / (b.size - 1))
+        half = t_quantile(0.5 + level / 2, max(1, round(dof))) * np.sqrt(var_a + var_b)
+    mean = a.mean() - b.mean()
+    return Band(mean, mean - half, mean + half, level, min(a.size, b.size))

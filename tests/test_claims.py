@@ -1,6 +1,7 @@
+import numpy as np
 import pytest
 
-from helpers.claims import CLOSE, FAILS, HOLDS, Claim, last_digit_unit
+from helpers.claims import CLOSE, FAILS, HOLDS, WITHIN_NOISE, Claim, last_digit_unit
 
 
 def test_last_digit_unit():
@@ -50,3 +51,16 @@ def test_a_verdict_over_seeds_rests_on_the_median_run():
     assert claim.verdict(39.5) == FAILS
     with pytest.raises(ValueError, match="at least 10 seeds"):
         claim.over_seeds(values[:5])
+
+
+def test_a_median_within_its_noise_of_a_boundary_is_not_decided():
+    claim = Claim("w", "near 0.15", "0.15")                       # holds within 0.14..0.16
+    rng = np.random.default_rng(1)
+    clear = 0.15 + 0.002 * rng.standard_normal(40)                # far from 0.14 and 0.16
+    assert claim.over_seeds(clear).verdict == HOLDS and claim.over_seeds(clear).decided
+    edge = 0.14 + 0.01 * rng.standard_normal(40)                  # straddles 0.14
+    result = claim.over_seeds(edge)
+    assert not result.decided and result.verdict == f"{HOLDS} / {CLOSE}: {WITHIN_NOISE}"
+    assert result.low < 0.14 < result.high
+    # the same values give the same interval on every run (a fixed bootstrap seed)
+    assert claim.over_seeds(edge).low == result.low

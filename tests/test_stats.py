@@ -87,3 +87,17 @@ def test_paired_difference_sees_what_separate_intervals_miss():
     np.testing.assert_allclose(paired.mean, (a - b).mean())
     with pytest.raises(ValueError, match="same shape"):
         paired_difference(a, b[:5])
+
+
+def test_difference_of_means_is_welch():
+    from helpers.stats import difference_of_means
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    b = np.array([2.0, 2.5, 3.0, 3.5, 4.0, 4.5])
+    band = difference_of_means(a, b)
+    # Welch: se^2 = 1.6667/4 + 0.875/6 = 0.5625; dof = 0.5625^2 / (0.4167^2/3 + 0.1458^2/5)
+    # = 5.09, rounded to 5
+    se = np.sqrt(a.var(ddof=1) / 4 + b.var(ddof=1) / 6)
+    assert band.mean == -0.75
+    assert np.isclose(band.high - band.mean, t_quantile(0.975, 5) * se)
+    with pytest.raises(ValueError, match="1-D with at least 2"):
+        difference_of_means(a[:1], b)
