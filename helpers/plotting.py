@@ -246,6 +246,7 @@ def improved_figure(sgd_result: TrainResult, adam_result: TrainResult,
         ax_bar.bar(x + offset, final_error(run), 0.4, color=C.OPTIMIZER_COLOURS[name],
                    hatch=hatch, edgecolor="#1a1a1a", linewidth=0.5, label=run.optimizer.label)
     ax_bar.set_xticks(x, world.tokens, rotation=35, ha="right")
+    ax_bar.set_xlabel("token (most to least frequent)")
     ax_bar.set_ylabel("final error |w − 1|")
     ax_bar.set_title("error after training")
     ax_bar.legend(loc="upper left")
