@@ -22,7 +22,7 @@ import numpy as np
 
 from .model import mark_diverged, newly_diverged
 from .optimizers import Optimizer, check_optimizer
-from .validation import check_allocation, check_finite, check_int, check_real
+from .validation import check_allocation, check_finite, check_int, check_positive, check_real
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +44,11 @@ def rotation_matrix(angle: float) -> np.ndarray:
 def rotated_bowl(hessian, target, rotation) -> tuple[np.ndarray, np.ndarray]:
     """The same bowl in turned coordinates ``u = R w``: Hessian ``R H Rᵀ``, optimum
     ``R w*``. Gradient descent turns with it; a per-coordinate method does not."""
-    hessian, target = np.asarray(hessian, float), np.asarray(target, float)
+    hessian = check_finite("hessian", hessian, min_ndim=2)
+    target = check_finite("target", target, min_ndim=1)
+    if hessian.shape[-2:] != (target.shape[-1],) * 2:
+        raise ValueError(f"hessian must be {target.shape[-1]} x {target.shape[-1]} to match "
+                         f"target, got shape {hessian.shape}")
     rotation = check_finite("rotation", rotation, shape=hessian.shape[-2:])
     if not np.allclose(rotation @ rotation.T, np.eye(rotation.shape[0]), atol=1e-10):
         raise ValueError("rotation must be an orthogonal matrix (R Rᵀ = I)")
@@ -112,8 +116,14 @@ def settle_steps(optimizer: Optimizer, hessians, targets, n_steps: int, *, toler
     those are judged (default: all). With ``tolerance = 0.5`` and weights that start 1
     from their optimum, this is the step by which every watched weight is half-learned
     for good."""
-    tolerance = check_real("tolerance", tolerance)
-    targets = np.asarray(targets, dtype=float)
+    tolerance = check_positive("tolerance", tolerance)
+    targets = check_finite("targets", targets, min_ndim=1)
+    if readout is not None:
+        readout = check_finite("readout", readout, min_ndim=2)
+        n = targets.shape[-1]
+        if readout.shape[-2:] != (n, n):
+            raise ValueError(f"readout must end in {n} x {n} matrices (one per bowl, e.g. the "
+                             f"rotations), got shape {readout.shape}")
     goal = targets if readout is None else np.einsum("...i,...ij->...j", targets, readout)
     last_outside = diverged = None
     for step, w, diverged_at in _steps(optimizer, hessians, targets, n_steps, None):
@@ -126,10 +136,8 @@ def settle_steps(optimizer: Optimizer, hessians, targets, n_steps: int, *, toler
         if last_outside is None:
             last_outside = np.zeros(outside.shape, np.int64)
         last_outside[outside] = step
-    settled = (last_outside + 1).astype(float)
-    settled[last_outside == n_steps] = np.inf
-    settled[diverged > 0] = np.inf
-    return settled
+    never = (last_outside == n_steps) | (diverged > 0)
+    return np.where(never, np.inf, last_outside + 1.0)
 
 
 def sgd_stability_limits(world) -> tuple[float, float]:
