@@ -85,3 +85,69 @@ def test_group_curves_draw_medians_and_check_shapes():
     assert len(ax.lines) == 8 and len(ax.collections) == 4
     with pytest.raises(ValueError, match="groups"):
         plot_group_curves(ax, [0, 1, 2], curves, ["a"])
+
+
+def _captured_displays(monkeypatch):
+    """What IPython's display would have sent to the notebook."""
+    shown = []
+    import IPython.display
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda data, raw=False, metadata=None: shown.append((data, metadata)))
+    return shown
+
+
+def test_show_figure_fits_the_column_and_carries_alt_text(monkeypatch):
+    import base64
+    import struct
+
+    shown = _captured_displays(monkeypatch)
+    for width_in, expected in ((5.0, None), (14.0, P.COLUMN_WIDTH_PX)):
+        fig = Figure(figsize=(width_in, 3))
+        fig.add_subplot().plot([0, 1], [1, 0], label="a line")
+        P.show_figure(fig, alt="A line falling from one to zero, left to right.")
+        data, metadata = shown[-1]
+        png = base64.b64decode(data["image/png"])
+        pixels = struct.unpack(">I", png[16:20])[0]
+        meta = metadata["image/png"]
+        assert meta["alt"] == "A line falling from one to zero, left to right."
+        assert data["text/plain"] == "[figure] " + meta["alt"]      # what nbval compares
+        assert meta["width"] <= P.COLUMN_WIDTH_PX
+        if expected is None:                 # fits: shown at its own size, rendered at 2x
+            assert meta["width"] == round(pixels * 100 / P.RENDER_DPI)
+        else:                                # too wide: scaled into the column
+            assert meta["width"] == expected
+
+
+def test_text_too_small_at_the_shown_width_is_refused():
+    fig = Figure(figsize=(16, 4))
+    ax = fig.add_subplot()
+    ax.plot([0, 1])
+    ax.set_title("tiny", fontsize=7)
+    with pytest.raises(ValueError, match=r"smallest text, 'tiny' at 7 pt, at [\d.]+ px"):
+        P.render_figure(fig, alt="A line rising from zero to one, left to right.")
+
+
+def test_alt_text_must_describe():
+    with pytest.raises(TypeError, match="alt must be a string"):
+        P.check_alt(None)
+    with pytest.raises(ValueError, match="at least 6 words"):
+        P.check_alt("a plot")
+    assert P.check_alt("  A   line\nthat rises from one to three ") == \
+        "A line that rises from one to three"
+    with pytest.raises(TypeError, match="png must be the bytes of a PNG image"):
+        P.show_png(b"GIF89a....", "A figure of six or more words here.")
+
+
+def test_plot_bowl_draws_contours_paths_and_the_optimum():
+    hessian, target = np.diag([0.95, 0.001]), np.ones(2)
+    path = np.column_stack([np.linspace(0.1, 1, 50), np.linspace(0.0, 0.2, 50)])
+    ax = Figure().subplots()
+    P.plot_bowl(ax, hessian, target, [("GD", path, {"color": "#D55E00", "linestyle": "-"})])
+    lines = [line for line in ax.lines if line.get_label() == "GD"]
+    assert len(lines) == 1 and lines[0].get_xydata()[0].tolist() == [0.0, 0.0]   # from w0 = 0
+    assert ax.get_aspect() == 1.0                    # a stretched bowl looks stretched
+    assert ax.get_xlim()[0] < 0 < 1 < ax.get_xlim()[1]
+    star = [line for line in ax.lines if line.get_marker() == "*"]
+    assert star and star[0].get_xydata()[0].tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="plot_bowl draws two weights"):
+        P.plot_bowl(ax, np.eye(3), np.ones(3), [])
