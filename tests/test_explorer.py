@@ -190,3 +190,23 @@ def test_the_figure_redraws_only_the_data_while_the_axes_stay(explorer):
     labels = [t.get_text() for t in explorer.figure.scene.trajectories.step_labels["sgd"]]
     assert labels == ["0", "400", "800", "1,200", "1,600", "2,000"]
     assert explorer.figure.full_draws == before
+
+
+def test_a_snapshot_is_legible_and_says_what_it_shows(explorer, monkeypatch):
+    import IPython.display
+
+    from helpers.plotting import COLUMN_WIDTH_PX, MIN_TEXT_PX, smallest_text
+    shown = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda data, raw=False, metadata=None: shown.append((data, metadata)))
+    explorer.reset()
+    explorer.snapshot()
+    _, metadata = shown[-1]
+    alt = metadata["image/png"]["alt"]
+    assert "SGD and Adam at learning rate 0.05, batch 32, seed 42" in alt
+    assert "reaches 0.5 at step" in alt and "<b>" not in alt          # the readout, as text
+    width = metadata["image/png"]["width"]
+    assert width == explorer.figure.size[0] * explorer.figure.dpi <= COLUMN_WIDTH_PX
+    # one image pixel per CSS px: the smallest text, in points at the figure's dpi
+    points, _ = smallest_text(explorer.figure.scene.fig)
+    assert points * explorer.figure.dpi / 72 >= MIN_TEXT_PX

@@ -119,3 +119,46 @@ def test_the_index_lists_references_and_each_is_cited_where_it_is_used():
         notebook = next(p for p in NOTEBOOKS if p.name.startswith(number))
         text = "\n".join(source(c) for c in cells_of(notebook) if c["cell_type"] == "markdown")
         assert author in text, f"{author} should be cited in {notebook.name}, where it is used"
+
+
+STUDENT_DIR = NOTEBOOK_DIR / "student"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_has_a_copy_without_outputs_that_links_back(path):
+    # `make student-versions` writes them and tests/test_exercises.py checks they are
+    # current; here: what a student working without answers relies on.
+    copy = STUDENT_DIR / path.name
+    assert copy.is_file(), "no copy without outputs: run `make student-versions`"
+    nb = load(copy)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+    assert [source(c) for c in code] == [source(c) for c in load(path)["cells"]
+                                        if c["cell_type"] == "code"], "the same code"
+    title = source(nb["cells"][0])
+    assert title.startswith("# ") and f"](../{path.name})" in title, "a link back"
+    text = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for target in re.findall(r"\]\(([^)#]+\.ipynb)\)", text):
+        assert (STUDENT_DIR / target).resolve().is_file(), f"{copy.name} links to {target}"
+
+
+def test_the_index_and_the_readme_reach_the_copies_in_one_click():
+    index = "\n".join(source(c) for c in load(NOTEBOOK_DIR / "00-index.ipynb")["cells"])
+    readme = (ROOT / "README.md").read_text()
+    for path in NOTEBOOKS[1:]:
+        assert f"(student/{path.name})" in index, f"00-index does not link student/{path.name}"
+    assert "(notebooks/student/00-index.ipynb)" in readme
+    assert "urlpath=lab/tree/notebooks/student/00-index.ipynb" in readme
+
+
+def test_compare_prediction_and_progress_print_lines_that_fit_the_column(capsys):
+    from helpers import compare_prediction, progress
+    from helpers.notebook_setup import PRINT_WIDTH
+    compare_prediction(None, 0.1402, "thalweg's final weight at batch 1024 (mean of 40 seeds)")
+    compare_prediction(0.5, 0.1402, "thalweg's final weight at batch 1024 (mean of 40 seeds), "
+                       "a long description of what was measured")
+    list(progress(range(60), "tuning on seeds 100 and 101"))
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= PRINT_WIDTH
+    assert any("measured 0.1402." in line for line in lines)
+    assert lines[-1].endswith("58, 59 - done.")
