@@ -11,9 +11,10 @@ Over seeds (:meth:`Claim.over_seeds`): a claim about what a method produces is j
 its *typical* run, the median over the seeds, by the same rule; beside it stand the
 share of single runs that would pass and the verdict of the tutorial's own seed, so that
 one seed can neither make nor break a verdict. The median is itself a measurement with
-noise: when its 95% bootstrap interval reaches across a boundary of the rule (say from
-"holds" into "close"), the verdict is that pair, marked as within noise ("holds / close:
-within noise"), not whichever side the median happened to fall on."""
+noise: when its 95% interval (distribution-free, :func:`helpers.stats.median_interval`)
+reaches across a boundary of the rule (say from "holds" into "close"), the verdict is
+that pair, marked as within noise ("holds / close: within noise"), not whichever side the
+median happened to fall on."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ from decimal import Decimal
 
 import numpy as np
 
+from .stats import median_interval
 from .validation import check_choice, check_finite
 
 HOLDS, CLOSE, FAILS = "holds", "close", "does not hold"
 WITHIN_NOISE = "within noise"
-BOOTSTRAP_RESAMPLES = 4000
 
 
 def last_digit_unit(stated: str) -> float:
@@ -38,8 +39,8 @@ def last_digit_unit(stated: str) -> float:
 @dataclass(frozen=True)
 class SeedVerdict:
     """A claim judged over seeds: the verdict on the median run (or the two verdicts its
-    95% bootstrap interval ``low..high`` spans), and how many single runs hold, are
-    close, or fail."""
+    95% interval ``low..high`` spans), and how many single runs hold, are close, or
+    fail."""
 
     verdict: str
     median: float
@@ -55,17 +56,6 @@ class SeedVerdict:
 
     def share(self, verdict: str = HOLDS) -> str:
         return f"{self.counts[verdict]} of {self.n_seeds}"
-
-
-def median_interval(values, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median of ``values`` (resampled
-    :data:`BOOTSTRAP_RESAMPLES` times from a fixed seed, so it prints the same every run)."""
-    values = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    samples = values[rng.integers(0, values.size, size=(BOOTSTRAP_RESAMPLES, values.size))]
-    medians = np.median(samples, axis=1)
-    tail = (1 - level) / 2
-    return float(np.quantile(medians, tail)), float(np.quantile(medians, 1 - tail))
 
 
 @dataclass(frozen=True)
@@ -112,7 +102,7 @@ class Claim:
                              f"shape {values.shape}")
         singles = [self.verdict(v) for v in values]
         median = float(np.median(values))
-        low, high = median_interval(values)
+        low, high, _ = median_interval(values)
         order = (HOLDS, CLOSE, FAILS)
         spanned = sorted({self.verdict(x) for x in (low, median, high)}, key=order.index)
         verdict = (spanned[0] if len(spanned) == 1

@@ -115,3 +115,31 @@ def loglog_slope_interval(x, samples, level: float = 0.95, n_boot: int = 2000,
     boot = slopes(np.log10(np.median(samples[rows], axis=1)))
     low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     return slope, float(low), float(high)
+
+
+def local_loglog_slopes(x, samples, n_boot: int = 2000, seed: int = 0):
+    """Slopes of ``log median(samples)`` against ``log x`` between neighbouring ``x``: the
+    estimates (``len(x) - 1``) and ``n_boot`` bootstrap replicates of them
+    (``(n_boot, len(x) - 1)``), resampling whole seeds (rows of ``samples``).
+
+    Every call with the same number of seeds, ``n_boot`` and ``seed`` resamples the *same*
+    rows, so the replicates of two arms run on the same batches can be subtracted: the
+    quantiles of the difference are a paired interval. A line fits where every local
+    slope's interval holds its exponent (notebook 09)."""
+    x = np.atleast_1d(check_positive("x", x))
+    samples = as_float_array("samples", samples)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(f"x must hold at least two values, got {x.tolist()[:6]}")
+    if samples.ndim != 2 or samples.shape[1] != x.size or samples.shape[0] < 2:
+        raise ValueError(f"samples must have shape (seeds >= 2, {x.size}), got {samples.shape}")
+    if not np.all(np.isfinite(samples)) or np.any(samples <= 0):
+        raise ValueError("samples must be finite and > 0 (a run that never reached the "
+                         "threshold has no time to fit: run longer)")
+    n_boot = check_int("n_boot", n_boot, minimum=100, maximum=1_000_000)
+    seed = check_int("seed", seed, minimum=0)
+    rows = np.random.default_rng(seed).integers(0, samples.shape[0],
+                                                size=(n_boot, samples.shape[0]))
+
+    def slopes(median):
+        return np.diff(np.log(median), axis=-1) / np.diff(np.log(x))
+    return slopes(np.median(samples, axis=0)), slopes(np.median(samples[rows], axis=1))

@@ -119,3 +119,43 @@ def difference_of_means(a, b, level: float = 0.95) -> Band:
         half = t_quantile(0.5 + level / 2, max(1, round(dof))) * np.sqrt(var_a + var_b)
     mean = a.mean() - b.mean()
     return Band(mean, mean - half, mean + half, level, min(a.size, b.size))
+
+
+def median_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """A distribution-free confidence interval for the median of ``values`` (one value
+    per seed): the order statistics ``k`` and ``n + 1 - k``, with ``k`` the largest rank
+    whose Binomial(n, 1/2) tail stays within ``(1 - level) / 2``. Returns ``(low, high,
+    coverage)``; the coverage is exact and at least ``level``. Needs no resampling, so it
+    is the same on every run, and it does not undercover for small n as a bootstrap
+    percentile interval of the median does."""
+    from math import comb
+    level = check_probability("level", level)
+    values = check_finite("values", values, min_ndim=1)
+    if values.ndim != 1:
+        raise ValueError(f"values must be 1-D (one value per seed), got shape {values.shape}")
+    n = values.size
+    tail = np.cumsum([comb(n, j) for j in range(n + 1)]) / 2 ** n      # P(Binomial(n, 1/2) <= j)
+    k = int(np.searchsorted(tail, (1 - level) / 2, side="right"))       # P(Bin <= k - 1) <= ...
+    if k < 1:
+        raise ValueError(f"a {level:.0%} interval for the median needs more values: with "
+                         f"n = {n} even the smallest and largest cover only "
+                         f"{1 - 2 / 2 ** n:.1%}")
+    ordered = np.sort(values)
+    return float(ordered[k - 1]), float(ordered[n - k]), float(1 - 2 * tail[k - 1])
+
+
+def ratio_of_means(a, b, level: float = 0.95, resamples: int = 4000,
+                   seed: int = 0) -> tuple[float, float, float]:
+    """``mean(a) / mean(b)`` for paired runs (``a[s]`` and ``b[s]`` on the same batches of
+    seed ``s``), with a percentile bootstrap interval that resamples the seeds together.
+    Returns ``(ratio, low, high)``; a fixed ``seed`` makes it print the same every run."""
+    level = check_probability("level", level)
+    a = check_finite("a", a, min_ndim=1)
+    b = check_finite("b", b, min_ndim=1)
+    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+        raise ValueError(f"a and b must be 1-D, paired by seed, with at least 2 seeds; got "
+                         f"shapes {a.shape} and {b.shape}")
+    pick = np.random.default_rng(seed).integers(0, a.size, size=(resamples, a.size))
+    ratios = a[pick].mean(axis=1) / b[pick].mean(axis=1)
+    low, high = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
+    return float(a.mean() / b.mean()), float(low), float(high)

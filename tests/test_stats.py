@@ -101,3 +101,31 @@ def test_difference_of_means_is_welch():
     assert np.isclose(band.high - band.mean, t_quantile(0.975, 5) * se)
     with pytest.raises(ValueError, match="1-D with at least 2"):
         difference_of_means(a[:1], b)
+
+
+def test_median_interval_covers_as_it_says_whatever_the_distribution():
+    from helpers.stats import median_interval
+    rng = np.random.default_rng(7)
+    for n in (10, 21, 40):
+        low, high, coverage = median_interval(rng.exponential(size=n))
+        assert low <= high and coverage >= 0.95
+        # Monte Carlo: a skewed distribution with a known median, ln 2
+        hits = [lo <= np.log(2) <= hi for lo, hi, _ in
+                (median_interval(rng.exponential(size=n)) for _ in range(3000))]
+        assert abs(np.mean(hits) - coverage) < 0.015, (n, np.mean(hits), coverage)
+    assert median_interval(np.arange(40.0))[:2] == (13.0, 26.0)     # ranks 14 and 27 of 40
+    with pytest.raises(ValueError, match="needs more values"):
+        median_interval([1.0, 2.0, 3.0])
+
+
+def test_ratio_of_means_resamples_seeds_together():
+    from helpers.stats import ratio_of_means
+    rng = np.random.default_rng(1)
+    b = rng.uniform(1, 2, size=40)
+    ratio, low, high = ratio_of_means(2 * b, b)          # exactly 2 on every seed
+    assert ratio == low == high == 2.0                    # paired: no spread at all
+    a = b * rng.uniform(1.5, 2.5, size=40)
+    ratio, low, high = ratio_of_means(a, b)
+    assert low < ratio < high and ratio_of_means(a, b) == (ratio, low, high)   # repeatable
+    with pytest.raises(ValueError, match="paired by seed"):
+        ratio_of_means(a, b[:10])
