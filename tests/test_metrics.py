@@ -48,3 +48,19 @@ def test_loglog_slope_interval_refuses_runs_that_never_arrived():
         loglog_slope_interval([0.1, 0.01], [[10.0, np.inf], [12.0, 90.0]])
     with pytest.raises(ValueError, match="^samples must have shape"):
         loglog_slope_interval([0.1, 0.01], [[10.0, 20.0]])
+
+
+def test_local_loglog_slopes_find_each_stretch_and_pair_their_replicates():
+    from helpers.metrics import local_loglog_slopes
+    x = np.array([0.1, 0.01, 0.001])
+    rng = np.random.default_rng(0)
+    noise = np.exp(0.05 * rng.standard_normal((40, 3)))
+    bent = np.array([1.0, 10.0, 10 ** 1.5])                  # slopes -1, then -0.5
+    estimate, replicates = local_loglog_slopes(x, bent * noise)
+    assert replicates.shape == (2000, 2)
+    np.testing.assert_allclose(estimate, [-1.0, -0.5], atol=0.05)
+    # the same rows resampled for another arm on the same seeds: paired differences
+    _, other = local_loglog_slopes(x, 2 * bent * noise)
+    np.testing.assert_allclose(other, replicates, atol=1e-12)   # a constant factor cancels
+    with pytest.raises(ValueError, match="samples must have shape"):
+        local_loglog_slopes(x, np.ones((40, 2)))
