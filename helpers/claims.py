@@ -92,10 +92,27 @@ class Claim:
             return HOLDS
         return CLOSE if gap <= 2 * self.tolerance else FAILS
 
+    def verdicts_between(self, low: float, high: float) -> list[str]:
+        """Every verdict a measurement anywhere in ``[low, high]`` would get, best first.
+        The verdict depends on the distance from the stated value alone (or, for a
+        bound, on the side), so the nearest and the farthest point of the interval decide:
+        an interval that contains the stated value reaches "holds" even when both its
+        ends are far from it."""
+        order = (HOLDS, CLOSE, FAILS)
+        if self.kind == "above":
+            found = {self.verdict(low), self.verdict(high)}
+        else:
+            inside = low <= self.value <= high
+            nearest = self.value if inside else min((low, high), key=lambda x: abs(x - self.value))
+            farthest = max((low, high), key=lambda x: abs(x - self.value))
+            best, worst = order.index(self.verdict(nearest)), order.index(self.verdict(farthest))
+            found = set(order[best:worst + 1])
+        return sorted(found, key=order.index)
+
     def over_seeds(self, values) -> SeedVerdict:
         """The verdict on the median of ``values`` (one per seed), with the count of
-        single runs for which each verdict holds. If the median's 95% bootstrap interval
-        spans two verdicts, the verdict names both, "within noise"."""
+        single runs for which each verdict holds. If the median's 95% interval spans
+        several verdicts, the verdict names the best and the worst, "within noise"."""
         values = check_finite("values", values, min_ndim=1)
         if values.ndim != 1 or values.size < 10:
             raise ValueError(f"a verdict over seeds needs at least 10 seeds (a 1-D list), got "
@@ -104,7 +121,7 @@ class Claim:
         median = float(np.median(values))
         low, high, _ = median_interval(values)
         order = (HOLDS, CLOSE, FAILS)
-        spanned = sorted({self.verdict(x) for x in (low, median, high)}, key=order.index)
+        spanned = self.verdicts_between(low, high)
         verdict = (spanned[0] if len(spanned) == 1
                    else f"{spanned[0]} / {spanned[-1]}: {WITHIN_NOISE}")
         return SeedVerdict(verdict, median, {v: singles.count(v) for v in order},

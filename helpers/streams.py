@@ -12,7 +12,7 @@ and every optimizer trained from a fresh ``make_rng(42)`` sees the same batches.
 **2. The tutorial's protocol** (:func:`helpers.reference_runs`): one stream of kind 1,
 seeded once; SGD trains on its batches 1..T, then Adam on batches T+1..2T. The series
 uses it only where it checks the tutorial's own numbers (notebook 04) and redraws the
-tutorial's figure (05), and says so there.
+tutorial's figure (00), and says so there.
 
 **3. The engine's streams** (:func:`helpers.sweep`, :class:`SweepDraws`): built for
 many runs at once, and *not* the batches of stream 1. Seeds come in blocks of 25: block

@@ -66,3 +66,15 @@ def test_a_median_within_its_noise_of_a_boundary_is_not_decided():
     # the interval is the median's distribution-free one: order statistics 14 and 27 of 40
     ordered = np.sort(edge)
     assert (result.low, result.high) == (ordered[13], ordered[26])
+
+
+def test_an_interval_around_the_stated_value_reaches_holds_even_with_far_ends():
+    claim = Claim("ratio", "41x amplified", "41", kind="exact")       # holds within 40.5..41.5
+    assert claim.verdicts_between(36.8, 42.6) == [HOLDS, CLOSE, FAILS]
+    assert claim.verdicts_between(39.5, 40.2) == [CLOSE, FAILS]          # 40.2 nearest: close
+    assert claim.verdicts_between(38.0, 39.5) == [FAILS]
+    assert claim.verdicts_between(40.6, 41.4) == [HOLDS]
+    values = np.concatenate([np.full(13, 36.8), np.full(14, 39.6), np.full(13, 42.6)])
+    assert claim.over_seeds(values).verdict == f"{HOLDS} / {FAILS}: {WITHIN_NOISE}"
+    above = Claim("lr", "above 40", "40", kind="above")
+    assert above.verdicts_between(38.0, 41.0) == [HOLDS, FAILS]
