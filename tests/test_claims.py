@@ -74,7 +74,7 @@ def test_an_interval_around_the_stated_value_reaches_holds_even_with_far_ends():
     assert claim.verdicts_between(39.5, 40.2) == [CLOSE, FAILS]          # 40.2 nearest: close
     assert claim.verdicts_between(38.0, 39.5) == [FAILS]
     assert claim.verdicts_between(40.6, 41.4) == [HOLDS]
-    values = np.concatenate([np.full(13, 36.8), np.full(14, 39.6), np.full(13, 42.6)])
+    values = np.concatenate([np.full(14, 36.8), np.full(12, 39.6), np.full(14, 42.6)])
     assert claim.over_seeds(values).verdict == f"{HOLDS} / {FAILS}: {WITHIN_NOISE}"
     above = Claim("lr", "above 40", "40", kind="above")
     assert above.verdicts_between(38.0, 41.0) == [HOLDS, FAILS]
