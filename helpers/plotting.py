@@ -447,7 +447,8 @@ def plot_bowl(ax, hessian, target, paths, *, marks=BOWL_MARKS, margin: float = 0
 
     ``paths`` is a list of ``(label, trajectory, style)``: ``trajectory`` of shape
     ``(n_steps, 2)`` (weights after steps 1..n, all starting from 0), ``style`` keyword
-    arguments of ``ax.plot`` (colour and line style: two cues, not one). The view is
+    arguments of ``ax.plot`` (colour and line style: two cues, not one); later paths are
+    drawn on top. The view is
     square, with equal scales, around the start and the optimum: a stretched bowl looks
     stretched."""
     hessian = np.asarray(hessian, dtype=float)
@@ -471,14 +472,17 @@ def plot_bowl(ax, hessian, target, paths, *, marks=BOWL_MARKS, margin: float = 0
                 colors=shades)
     ax.grid(False)
     ax.contour(grid_x, grid_y, loss, levels=levels, colors="#8c8c8c", linewidths=0.6)
+    # the optimum first and hollow, so that marks which reached it stay visible on top
+    ax.plot(*target, marker="*", markersize=15, markerfacecolor="none",
+            markeredgecolor="#1a1a1a", markeredgewidth=1.2, linestyle="none", zorder=2)
     for label, trajectory, style in paths:
         path = np.vstack([np.zeros(2), np.asarray(trajectory, dtype=float)])
-        ax.plot(path[:, 0], path[:, 1], label=label, linewidth=1.7, **style)
+        ax.plot(path[:, 0], path[:, 1], label=label, **{"linewidth": 1.7, **style})
         for step, marker in marks.items():
             if step < len(path):
                 ax.plot(*path[step], marker=marker, markersize=6.5, color=style.get("color"),
-                        markeredgecolor="#1a1a1a", markeredgewidth=0.6, linestyle="none")
-    ax.plot(*target, marker="*", markersize=13, color="#1a1a1a", linestyle="none")
+                        markeredgecolor="#1a1a1a", markeredgewidth=0.6, linestyle="none",
+                        zorder=4)
     ax.set_aspect("equal")
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(y[0], y[-1])
@@ -490,6 +494,6 @@ def bowl_marks_legend(ax, marks=BOWL_MARKS, **kwargs):
     handles = [Line2D([], [], marker=marker, color="#ffffff", markeredgecolor="#1a1a1a",
                       markersize=6.5, linestyle="none", label=f"after {step:,} steps")
                for step, marker in marks.items()]
-    handles.append(Line2D([], [], marker="*", color="#1a1a1a", markersize=11, linestyle="none",
-                          label="the optimum w*"))
+    handles.append(Line2D([], [], marker="*", markerfacecolor="none", markeredgecolor="#1a1a1a",
+                          markersize=12, linestyle="none", label="the optimum w*"))
     return ax.legend(handles=handles, **kwargs)

@@ -104,19 +104,25 @@ def descend(optimizer: Optimizer, hessians, targets, n_steps: int, *, w0=None) -
 
 
 def settle_steps(optimizer: Optimizer, hessians, targets, n_steps: int, *, tolerance=0.5,
-                 readout=None, watch=None) -> np.ndarray:
-    """For every run, the first step after which every watched weight stays within
-    ``tolerance`` of its optimum until step ``n_steps`` (``inf`` if it is outside at the
-    end, or the run diverged). Keeps no trajectory, so a whole grid of settings on many
-    bowls fits in memory.
+                 hold=None, readout=None, watch=None) -> np.ndarray:
+    """For every run, the step from which every watched weight stays within ``tolerance``
+    of its optimum: until step ``n_steps`` (``hold=None``), or for ``hold`` steps in a
+    row (the first such stretch). ``inf`` if that never happens within ``n_steps`` (or
+    the run diverged). Keeps no trajectory, so a whole grid of settings on many bowls
+    fits in memory.
+
+    Why ``hold``: Adam at a constant learning rate does not settle on every bowl; on a
+    turned one its weights can leave the band again long after they reached it. "Until
+    step ``n_steps``" then depends on ``n_steps``; "for ``hold`` steps in a row" does not,
+    once the stretch lies within the run.
 
     ``readout`` (shape ``(..., n, n)``, broadcast like the bowls) maps the optimizer's
     coordinates to the ones judged, ``v = w @ readout`` (for a rotated world,
     ``readout = R``: its weights back in token coordinates); ``watch`` picks which of
-    those are judged (default: all). With ``tolerance = 0.5`` and weights that start 1
-    from their optimum, this is the step by which every watched weight is half-learned
-    for good."""
+    those are judged (default: all)."""
     tolerance = check_positive("tolerance", tolerance)
+    if hold is not None:
+        hold = check_int("hold", hold, minimum=1)
     targets = check_finite("targets", targets, min_ndim=1)
     if readout is not None:
         readout = check_finite("readout", readout, min_ndim=2)
@@ -125,7 +131,7 @@ def settle_steps(optimizer: Optimizer, hessians, targets, n_steps: int, *, toler
             raise ValueError(f"readout must end in {n} x {n} matrices (one per bowl, e.g. the "
                              f"rotations), got shape {readout.shape}")
     goal = targets if readout is None else np.einsum("...i,...ij->...j", targets, readout)
-    last_outside = diverged = None
+    last_outside = streak = found = diverged = None
     for step, w, diverged_at in _steps(optimizer, hessians, targets, n_steps, None):
         diverged = diverged_at
         seen = w if readout is None else np.einsum("...i,...ij->...j", w, readout)
@@ -135,7 +141,14 @@ def settle_steps(optimizer: Optimizer, hessians, targets, n_steps: int, *, toler
         outside = ~np.all(error <= tolerance, axis=-1)        # NaN counts as outside
         if last_outside is None:
             last_outside = np.zeros(outside.shape, np.int64)
+            streak, found = np.zeros(outside.shape, np.int64), np.full(outside.shape, np.inf)
         last_outside[outside] = step
+        if hold is not None:
+            streak = np.where(outside, 0, streak + 1)
+            newly = (streak == hold) & np.isinf(found)
+            found[newly] = step - hold + 1
+    if hold is not None:
+        return np.where(diverged > 0, np.inf, found)
     never = (last_outside == n_steps) | (diverged > 0)
     return np.where(never, np.inf, last_outside + 1.0)
 

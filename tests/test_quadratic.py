@@ -101,3 +101,19 @@ def test_rotation_matrix_and_bowl_checks():
         settle_steps(sgd(0.1), np.eye(2), np.ones(2), 10, tolerance=0)
     with pytest.raises(TypeError, match="optimizer must"):
         descend("sgd", np.eye(2), np.ones(2), 10)
+
+
+def test_settle_steps_with_hold_take_the_first_stretch_of_that_length():
+    # a weight that enters the band, leaves it, and enters it for good
+    lrs = np.array([0.5, 1.9])                           # smooth, and ringing around 1
+    runs = descend(sgd(lrs[:, None]), np.eye(1), np.ones(1), 300).weights[:, :, 0]
+    got = settle_steps(sgd(lrs[:, None]), np.eye(1), np.ones(1), 300, tolerance=0.1, hold=5)
+    for k in range(2):
+        inside = np.abs(runs[:, k] - 1) <= 0.1
+        first = next(t for t in range(300 - 4) if inside[t:t + 5].all()) + 1
+        assert got[k] == first
+    # the same answer over a longer run: hold does not depend on the horizon
+    longer = settle_steps(sgd(lrs[:, None]), np.eye(1), np.ones(1), 3000, tolerance=0.1, hold=5)
+    np.testing.assert_array_equal(got, longer)
+    with pytest.raises(ValueError, match="hold must"):
+        settle_steps(sgd(0.1), np.eye(1), np.ones(1), 10, hold=0)
