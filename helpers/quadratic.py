@@ -153,6 +153,44 @@ def settle_steps(optimizer: Optimizer, hessians, targets, n_steps: int, *, toler
     return np.where(never, np.inf, last_outside + 1.0)
 
 
+def _check_token_world(world):
+    from .world import World
+    if not isinstance(world, World):
+        raise TypeError(f"world must be a helpers World, got {type(world).__name__}")
+    if world.rotation is not None:
+        raise ValueError("the mean-square limit is computed for 0/1 tokens: pass the "
+                         "unrotated world (the full-batch limit is the same either way)")
+    if world.n_tokens > 10:
+        raise ValueError(f"the mean-square map has (n^2)^2 entries: at most 10 tokens, got "
+                         f"{world.n_tokens}")
+
+
+def _mean_square_map(world):
+    """The pieces of Σ -> E[(I - ηS) Σ (I - ηS)] on vec(Σ) (rows (a, d), columns (b, c)):
+    identity, the part linear in η and the part quadratic in η."""
+    p, n, batch = world.frequencies, world.n_tokens, world.batch_size
+    hessian = world.expected_hessian()
+    index = np.indices((n,) * 4).reshape(4, -1).T
+    fourth = np.array([np.prod(p[np.unique(i)]) for i in index]).reshape((n,) * 4)
+    # E[S_ab S_cd] for the mean of B independent samples
+    second = fourth / batch + (1 - 1 / batch) * np.einsum("ab,cd->abcd", hessian, hessian)
+    eye = np.eye(n)
+    linear = (np.einsum("ab,cd->adbc", hessian, eye) + np.einsum("ab,cd->adbc", eye, hessian))
+    return (np.einsum("ab,cd->adbc", eye, eye).reshape(n * n, n * n),
+            linear.reshape(n * n, n * n), second.transpose(0, 3, 1, 2).reshape(n * n, n * n))
+
+
+def mean_square_growth(world, lr) -> float:
+    """The factor by which plain SGD's error mean square ``E[e eᵀ]`` grows (above 1) or
+    shrinks (below 1) per step, in the long run, at learning rate ``lr`` on ``world``'s
+    minibatches: the spectral radius of ``Σ -> E[(I - η S) Σ (I - η S)]``, ``S = XᵀX/B``
+    (see :func:`sgd_stability_limits`)."""
+    _check_token_world(world)
+    lr = check_positive("lr", lr)
+    identity, linear, quadratic = _mean_square_map(world)
+    return float(np.abs(np.linalg.eigvals(identity - lr * linear + lr ** 2 * quadratic)).max())
+
+
 def sgd_stability_limits(world) -> tuple[float, float]:
     """Plain SGD's largest stable learning rate on ``world``, two ways:
 
@@ -168,30 +206,12 @@ def sgd_stability_limits(world) -> tuple[float, float]:
       slightly lower than ``2 / λ_max``.
 
     Only for an unrotated world (the fourth moments are those of 0/1 tokens)."""
-    from .world import World
-    if not isinstance(world, World):
-        raise TypeError(f"world must be a helpers World, got {type(world).__name__}")
-    if world.rotation is not None:
-        raise ValueError("the mean-square limit is computed for 0/1 tokens: pass the "
-                         "unrotated world (the full-batch limit is the same either way)")
-    p, n, batch = world.frequencies, world.n_tokens, world.batch_size
-    if n > 10:
-        raise ValueError(f"the mean-square map has (n^2)^2 entries: at most 10 tokens, got {n}")
-    hessian = world.expected_hessian()
-    full_batch = 2.0 / np.linalg.eigvalsh(hessian)[-1]
-    index = np.indices((n,) * 4).reshape(4, -1).T
-    fourth = np.array([np.prod(p[np.unique(i)]) for i in index]).reshape((n,) * 4)
-    # E[S_ab S_cd] for the mean of B independent samples
-    second = fourth / batch + (1 - 1 / batch) * np.einsum("ab,cd->abcd", hessian, hessian)
-    eye = np.eye(n)
-    # the map Σ -> E[(I - ηS) Σ (I - ηS)] as a matrix on vec(Σ): rows (a, d), columns (b, c)
-    linear = (np.einsum("ab,cd->adbc", hessian, eye) + np.einsum("ab,cd->adbc", eye, hessian))
-    quadratic = second.transpose(0, 3, 1, 2)
-    identity = np.einsum("ab,cd->adbc", eye, eye)
+    _check_token_world(world)
+    full_batch = 2.0 / np.linalg.eigvalsh(world.expected_hessian())[-1]
+    identity, linear, quadratic = _mean_square_map(world)
 
     def radius(lr):
-        matrix = (identity - lr * linear + lr ** 2 * quadratic).reshape(n * n, n * n)
-        return np.abs(np.linalg.eigvals(matrix)).max()
+        return np.abs(np.linalg.eigvals(identity - lr * linear + lr ** 2 * quadratic)).max()
 
     low, high = 0.0, full_batch * 1.01
     for _ in range(50):

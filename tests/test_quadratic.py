@@ -117,3 +117,16 @@ def test_settle_steps_with_hold_take_the_first_stretch_of_that_length():
     np.testing.assert_array_equal(got, longer)
     with pytest.raises(ValueError, match="hold must"):
         settle_steps(sgd(0.1), np.eye(1), np.ones(1), 10, hold=0)
+
+
+def test_mean_square_growth_is_one_at_the_limit_and_has_its_closed_form():
+    from helpers.quadratic import mean_square_growth
+    p, batch, lr = 0.3, 8, 1.5
+    one = make_world([p], batch_size=batch)
+    second_moment = p * (1 - p) / batch + p ** 2                  # E[S^2], S = k / B
+    assert mean_square_growth(one, lr) == pytest.approx(1 - 2 * lr * p + lr ** 2 * second_moment)
+    _, limit = sgd_stability_limits(W)
+    assert mean_square_growth(W, limit) == pytest.approx(1.0, abs=1e-9)
+    assert mean_square_growth(W, 0.9 * limit) < 1 < mean_square_growth(W, 1.01 * limit)
+    with pytest.raises(ValueError, match="lr must"):
+        mean_square_growth(W, -1.0)
