@@ -24,8 +24,8 @@ from .corpus import bigram_counts, read_plays
 from .notebook_setup import compare_prediction, progress, setup_notebook
 from .optimizers import (DISPLAY_NAMES, REGISTRY, Optimizer, adagrad, adam, lazy_adam, momentum,
                          normalized_gd, rmsprop, scheduled, sgd, sign_descent, signum)
-from .softmax import (BigramTable, frequency_groups, make_teacher_problem, train_classifier,
-                      zipf_frequencies)
+from .softmax import (BigramTable, LogBilinearBigram, frequency_groups, make_teacher_problem,
+                      reweight_classes, train_classifier, zipf_frequencies)
 from .stats import Band, difference_of_means, paired_difference, seed_band, t_quantile
 from .streams import make_rng, minibatch_rng, sweep_batches
 from .tables import Table, make_table
@@ -35,7 +35,8 @@ from .world import FREQUENCIES, REFERENCE, REFERENCE_WORLD, TOKENS, World, make_
 __all__ = [
     "DISPLAY_NAMES", "DIVERGENCE_THRESHOLD", "FREQUENCIES", "GRAD_ZERO_TOL", "REFERENCE",
     "REFERENCE_WORLD", "REGISTRY", "TOKENS", "TOKEN_COLOURS",
-    "ArmResult", "Band", "BigramTable", "DivergenceError", "Optimizer", "ReferenceRuns",
+    "ArmResult", "Band", "BigramTable", "DivergenceError", "LogBilinearBigram", "Optimizer",
+    "ReferenceRuns",
     "SweepResult", "Table", "TrainResult", "World",
     "adagrad", "adam", "bigram_counts", "compare_prediction", "distinguishability",
     "effective_lr", "expected_gradient", "expected_sgd_weight", "final_error",
@@ -43,7 +44,8 @@ __all__ = [
     "loglog_slope_interval", "make_rng", "make_table", "make_teacher_problem", "make_world",
     "minibatch_gradient", "minibatch_rng", "momentum", "normalized_gd", "difference_of_means",
     "paired_difference",
-    "progress", "read_plays", "reference_runs", "rmsprop", "scheduled", "seed_band",
+    "progress", "read_plays", "reference_runs", "reweight_classes", "rmsprop", "scheduled",
+    "seed_band",
     "setup_notebook", "sgd", "sign_descent", "signum", "steps_to_reach", "sweep",
     "sweep_batches", "t_quantile", "train", "train_classifier", "zipf_frequencies",
 ]

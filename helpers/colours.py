@@ -84,9 +84,30 @@ def distinguishability(colours=TOKEN_COLOURS) -> dict[str, np.ndarray]:
     return {vision: adjacent_delta_e(colours, vision) for vision in VISION_TYPES}
 
 
+# Frequency groups (notebooks 11-13), most frequent first: navy, blue, bluish green, orange,
+# dark red. They differ in hue *and* lightness, every pair by at least 15 Delta E under
+# each simulated deficiency (tested), and each group also gets its own line style.
+FREQUENCY_GROUP_COLOURS = ("#08306b", "#0072b2", "#009e73", "#e69f00", "#b2182b")
+
+
 def frequency_group_colours(n_groups: int) -> np.ndarray:
-    """One colour per frequency group (notebooks 11 and 12), dark for the most frequent
-    to light for the rarest, from matplotlib's cividis map, which stays ordered under
-    colour-vision deficiency. RGBA rows, shape (n_groups, 4)."""
+    """One colour per frequency group, most frequent first, RGBA rows of shape
+    (n_groups, 4). Up to five groups take :data:`FREQUENCY_GROUP_COLOURS` (evenly spread,
+    the first and last always included, so the rarest group is always the dark red); more
+    groups take matplotlib's cividis map, which stays ordered under colour-vision
+    deficiency."""
     from matplotlib import colormaps
+    from matplotlib.colors import to_rgba
+    if isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) \
+            or n_groups < 1:
+        raise ValueError(f"n_groups must be a whole number >= 1, got {n_groups!r}")
+    if n_groups <= len(FREQUENCY_GROUP_COLOURS):
+        picks = np.rint(np.linspace(0, len(FREQUENCY_GROUP_COLOURS) - 1, n_groups)).astype(int)
+        return np.array([to_rgba(FREQUENCY_GROUP_COLOURS[k]) for k in picks])
     return colormaps["cividis"](np.linspace(0.0, 0.85, n_groups))
+
+
+def frequency_group_linestyles(n_groups: int) -> list:
+    """One line style per frequency group (a second cue beside the colour): the tokens'
+    styles for up to six groups, solid beyond."""
+    return [TOKEN_LINESTYLES[g] if g < len(TOKEN_LINESTYLES) else "-" for g in range(n_groups)]

@@ -418,7 +418,8 @@ def plot_lr_sweep(ax, arm, tokens, *, palette=C.TOKEN_COLOURS, level=0.95) -> di
 
 
 def plot_group_curves(ax, steps, curves, labels) -> None:
-    """One line per frequency group against ``steps``. ``curves``: (step, group), or
+    """One line per frequency group against ``steps``, each with its own colour and line
+    style (:func:`helpers.colours.frequency_group_colours`). ``curves``: (step, group), or
     (draw, step, group) for several draws, drawn as the median with a band from the
     lowest to the highest draw. ``labels``: the legend text of each group."""
     curves = np.asarray(curves, dtype=float)
@@ -427,6 +428,7 @@ def plot_group_curves(ax, steps, curves, labels) -> None:
         raise ValueError(f"curves must have shape (step, group) or (draw, step, group) with "
                          f"{len(steps)} steps and {len(labels)} groups, got {curves.shape}")
     colours = C.frequency_group_colours(len(labels))
+    styles = C.frequency_group_linestyles(len(labels))
     for g, label in enumerate(labels):
         if curves.ndim == 3:
             ax.fill_between(steps, curves[:, :, g].min(0), curves[:, :, g].max(0),
@@ -434,7 +436,7 @@ def plot_group_curves(ax, steps, curves, labels) -> None:
             line = np.median(curves[:, :, g], axis=0)
         else:
             line = curves[:, g]
-        ax.plot(steps, line, color=colours[g], label=label)
+        ax.plot(steps, line, color=colours[g], linestyle=styles[g], label=label)
 
 
 BOWL_MARKS = {10: "o", 100: "s", 1000: "^"}     # where each path is after so many steps

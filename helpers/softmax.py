@@ -155,11 +155,18 @@ class LinearSoftmax:
     The loss is the expected cross-entropy ``sum_j weights_j sum_k targets_jk
     (-log p_k(x_j))``: the population loss, so :meth:`gradient` without samples is the
     exact full-batch gradient ``X^T diag(weights) (P - targets)``. A minibatch draws
-    contexts by ``weights`` and a class for each from its target distribution."""
+    contexts by ``weights`` and a class for each from its target distribution.
+
+    ``class_weights``: (C,) positive numbers ``a_k``; the *trained* loss then weighs class
+    k's cross-entropy by ``a_k`` (Kunstner et al. 2024's reweighted loss takes
+    ``a_k = 1 / pi_k``, which gives every class the same share). Only :meth:`gradient`
+    and :meth:`weighted_loss` use them; :meth:`class_losses` and :meth:`loss` stay the
+    plain cross-entropy, so runs on either objective are measured alike."""
 
     features: np.ndarray
     targets: np.ndarray
     weights: np.ndarray | None = None
+    class_weights: np.ndarray | None = None
     _joint_cumulative: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -184,6 +191,14 @@ class LinearSoftmax:
             if np.any(weights <= 0) or abs(weights.sum() - 1.0) > 1e-9:
                 raise ValueError(f"weights must be positive and sum to 1 (how often each "
                                  f"context occurs), got sum {weights.sum()!r}")
+        if self.class_weights is not None:
+            class_weights = check_finite("class_weights", self.class_weights,
+                                         shape=(targets.shape[-1],)).copy()
+            if np.any(class_weights <= 0):
+                raise ValueError(f"class_weights must be positive (one per class), got "
+                                 f"{shown(class_weights)}")
+            class_weights.setflags(write=False)
+            object.__setattr__(self, "class_weights", class_weights)
         object.__setattr__(self, "features", features)
         object.__setattr__(self, "targets", targets)
         object.__setattr__(self, "weights", weights)
@@ -244,6 +259,16 @@ class LinearSoftmax:
         per_class = self.class_losses(params, check=False)
         return (per_class * self._aligned(self.counts, params)).sum(axis=-1)
 
+    def weighted_loss(self, params, *, check: bool = True) -> np.ndarray:
+        """The loss :meth:`gradient` descends: ``sum_k a_k pi_k L_k`` with the class
+        weights ``a_k`` (the plain loss when there are none), shape (...)."""
+        if check:
+            params = _check_params(params, self.n_params)
+        if self.class_weights is None:
+            return self.loss(params, check=False)
+        per_class = self.class_losses(params, check=False)
+        return (per_class * self._aligned(self.counts, params) * self.class_weights).sum(-1)
+
     def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
         """Gradient of the loss as a flat vector per run, shape (..., d*C).
 
@@ -256,13 +281,23 @@ class LinearSoftmax:
             params = _check_params(params, self.n_params)
         x = self._aligned(self.features, params)
         residual = _softmax_in_place(x @ self._table(params))
+        # With class weights a_k the loss of a pair (j, k) is a_k (-log p_k(x_j)): its
+        # gradient in the logits is a_k (p(x_j) - e_k), so each context's softmax is
+        # scaled by the weighted mass of its classes and its targets by a_k.
+        a = self.class_weights
         if samples is None:
-            residual -= self._aligned(self.targets, params)
+            if a is None:
+                residual -= self._aligned(self.targets, params)
+            else:
+                mass = self.targets * a
+                residual *= self._aligned(mass.sum(axis=-1, keepdims=True), params)
+                residual -= self._aligned(mass, params)
             residual *= self.weights[:, None]
         else:
             batch = samples.sum(axis=(-2, -1), keepdims=True)
-            residual *= self._aligned(samples.sum(axis=-1, keepdims=True) / batch, params)
-            residual -= self._aligned(samples / batch, params)
+            mass = samples if a is None else samples * a
+            residual *= self._aligned(mass.sum(axis=-1, keepdims=True) / batch, params)
+            residual -= self._aligned(mass / batch, params)
         return (np.swapaxes(x, -1, -2) @ residual).reshape(params.shape)
 
     def draw_batch(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
@@ -364,29 +399,57 @@ def make_teacher_problem(frequencies, *, n_contexts: int, dim: int, seeds,
     return TeacherProblem(model, best, model.class_losses(best))
 
 
-@dataclass(frozen=True)
-class BigramTable:
-    """Next-word prediction with a table: the logits after word ``a`` are row ``a`` of a
-    V x V table W. Trained on a text's (previous, next) pairs; everything it needs is the
-    pair-count matrix ``pair_counts[a, b]`` (how often b follows a).
+def reweight_classes(problem: TeacherProblem, class_weights) -> TeacherProblem:
+    """The same problem trained on a class-weighted loss, ``sum_k a_k pi_k L_k`` with
+    ``class_weights`` ``a_k`` (Kunstner et al. 2024 take ``a_k = 1 / pi_k``: every class
+    then weighs the same). Its minimiser is the teacher with each class's bias raised by
+    ``log a_k`` (at every context the weighted loss is lowest where ``p_k`` is
+    proportional to ``a_k t_k``, and the bias is one of the model's features);
+    ``optimum_class_losses`` are the *plain* per-class losses there, so excess losses on
+    either objective are measured the same way."""
+    if not isinstance(problem, TeacherProblem):
+        raise TypeError(f"problem must be a TeacherProblem (make_teacher_problem(...)), got "
+                        f"{shown(problem)}")
+    model = problem.model
+    weighted = LinearSoftmax(model.features, model.targets, model.weights,
+                             class_weights=class_weights)
+    optimum = problem.optimum.copy()
+    table = optimum.reshape(optimum.shape[:-1] + (model.dim, model.n_classes))
+    table[..., -1, :] += np.log(weighted.class_weights)       # the bias row: the last feature
+    return TeacherProblem(weighted, optimum, weighted.class_losses(optimum))
 
-    Row ``a`` is word a's *input* embedding (the table is an embedding with d = V and an
-    identity unembedding); column ``b`` belongs to the *class* b."""
+
+@dataclass(frozen=True)
+class _PairData:
+    """What every next-word model trained on a text's (previous, next) pairs shares: the
+    pair counts ``pair_counts[a, b]`` (how often b follows a), draws of pairs, and the
+    best loss any bigram model can reach on them (the conditional entropy)."""
 
     pair_counts: np.ndarray
     _n: int = field(init=False, repr=False, compare=False)
     _pairs: np.ndarray = field(init=False, repr=False, compare=False)
     _cumulative: np.ndarray = field(init=False, repr=False, compare=False)
+    _shares: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         counts = as_float_array("pair_counts", self.pair_counts)
         if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] < 2:
             raise ValueError(f"pair_counts must be a square V x V matrix with V >= 2, got "
                              f"shape {counts.shape}")
-        if np.any(counts < 0) or np.any(counts != np.rint(counts)) or counts.sum() == 0:
+        if (not np.all(np.isfinite(counts)) or np.any(counts < 0)
+                or np.any(counts != np.rint(counts)) or counts.sum() == 0):
             raise ValueError("pair_counts must hold whole numbers >= 0, not all zero")
+        counts = counts.copy()                  # the model's own: the caller's array may change
+        counts.setflags(write=False)
         object.__setattr__(self, "pair_counts", counts)
         object.__setattr__(self, "_n", float(counts.sum()))
+        # What a full-batch step reads, in each precision a run may use (float32 runs
+        # would otherwise turn every step's V x V arrays back into float64).
+        shares = {}
+        for dtype in (np.float64, np.float32):
+            shares[dtype] = (counts.astype(dtype), (counts.sum(axis=1)[:, None] / self._n)
+                             .astype(dtype), (counts / self._n).astype(dtype))
+        object.__setattr__(self, "_shares", shares)
         # The distinct pairs and their cumulative counts: drawing a pair with probability
         # n_ab / N is drawing a position of the text uniformly.
         previous, following = np.nonzero(counts)
@@ -401,9 +464,9 @@ class BigramTable:
     def n_classes(self) -> int:
         return self.vocab_size
 
-    @property
-    def n_params(self) -> int:
-        return self.vocab_size ** 2
+    def _in(self, dtype):
+        """``(n_ab, n_a / N as a column, n_ab / N)`` in the precision of a run's params."""
+        return self._shares[np.float32 if dtype == np.float32 else np.float64]
 
     @property
     def counts(self) -> np.ndarray:
@@ -413,6 +476,10 @@ class BigramTable:
     def draw_batch(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         """``batch_size`` (previous, next) pairs, each a uniformly drawn position of the
         text (with replacement), shape (B, 2)."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), "
+                            f"got {shown(rng)}")
+        batch_size = check_int("batch_size", batch_size, minimum=1, maximum=10**7)
         positions = rng.integers(0, self.n_pairs, size=batch_size)
         return self._pairs[np.searchsorted(self._cumulative, positions, side="right")]
 
@@ -430,45 +497,45 @@ class BigramTable:
         """How often each word is the next word (the class counts)."""
         return self.pair_counts.sum(axis=0)
 
-    def _table(self, params):
-        return params.reshape(params.shape[:-1] + (self.vocab_size, self.vocab_size))
-
-    def _nll_sums(self, params, check: bool):
-        """-log p(b | a) summed over the pairs, as a (…, V, V) array of counts x nll."""
-        if check:
-            params = _check_params(params, self.n_params)
-        return -self.pair_counts * log_softmax(self._table(params))
-
-    def class_losses(self, params, *, check: bool = True) -> np.ndarray:
-        """Mean loss on the pairs whose next word is b, per b, shape (..., V); NaN for a
-        word that is never a next word."""
-        sums = self._nll_sums(params, check).sum(axis=-2)
+    def _per_word(self, nll_sums, axis):
+        """Mean loss per word from summed losses: per next word (axis -2 summed) or per
+        previous word (axis -1); NaN for a word that never takes that place."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return sums / self.target_counts
+            return nll_sums / (self.target_counts if axis == -2 else self.input_counts)
 
-    def input_losses(self, params, *, check: bool = True) -> np.ndarray:
-        """Mean loss on the pairs whose previous word is a, per a, shape (..., V)."""
-        sums = self._nll_sums(params, check).sum(axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return sums / self.input_counts
-
-    def loss(self, params, *, check: bool = True) -> np.ndarray:
-        """The mean cross-entropy over all pairs, shape (...)."""
-        return self._nll_sums(params, check).sum(axis=(-2, -1)) / self._n
+    def cell_losses(self, params, previous_groups: FrequencyGroups,
+                    next_groups: FrequencyGroups) -> np.ndarray:
+        """Mean loss over the pairs of each (previous-word group, next-word group) cell,
+        shape (..., G_previous, G_next); NaN for a cell that holds no pair. It tells the
+        rare next words apart from the rare previous words that may precede them."""
+        for name, groups in (("previous_groups", previous_groups),
+                             ("next_groups", next_groups)):
+            if not isinstance(groups, FrequencyGroups) or groups.mass.size != self.vocab_size:
+                raise TypeError(f"{name} must be the FrequencyGroups of this model's "
+                                f"{self.vocab_size} words (frequency_groups(...)), got "
+                                f"{shown(groups)}")
+        sums = self._nll_sums(params, True)
+        out = np.full(sums.shape[:-2] + (previous_groups.n_groups, next_groups.n_groups),
+                      np.nan)
+        for i, rows in enumerate(previous_groups.members):
+            row_sums = sums[..., rows, :]
+            row_counts = self.pair_counts[rows]
+            for j, columns in enumerate(next_groups.members):
+                n = row_counts[:, columns].sum()
+                if n > 0:
+                    out[..., i, j] = row_sums[..., columns].sum(axis=(-2, -1)) / n
+        return out
 
     def optimum_class_losses(self) -> np.ndarray:
-        """The best achievable per-class loss: each pair's ``-log(n_ab / n_a)`` (the
-        conditional frequency, the table's minimiser, reached only in the limit where the
-        logits of unseen pairs go to minus infinity), averaged per next word."""
-        conditional = self._conditional()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (-(self.pair_counts * conditional).sum(axis=0)) / self.target_counts
+        """The best achievable per-class loss of any bigram model: each pair's
+        ``-log(n_ab / n_a)`` (the conditional frequency, a table's minimiser, reached only
+        in the limit where the logits of unseen pairs go to minus infinity), averaged per
+        next word."""
+        return self._per_word(-(self.pair_counts * self._conditional()).sum(axis=0), -2)
 
     def optimum_input_losses(self) -> np.ndarray:
         """The best achievable per-input loss: the entropy of the next word after a."""
-        conditional = self._conditional()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (-(self.pair_counts * conditional).sum(axis=1)) / self.input_counts
+        return self._per_word(-(self.pair_counts * self._conditional()).sum(axis=1), -1)
 
     def optimum_loss(self) -> float:
         """The conditional entropy H(next | previous) on these pairs, in nats."""
@@ -481,6 +548,43 @@ class BigramTable:
             out = np.log(self.pair_counts / rows)
         return np.where(self.pair_counts > 0, out, 0.0)
 
+
+@dataclass(frozen=True)
+class BigramTable(_PairData):
+    """Next-word prediction with a table: the logits after word ``a`` are row ``a`` of a
+    V x V table W. Trained on a text's (previous, next) pairs; everything it needs is the
+    pair-count matrix ``pair_counts[a, b]`` (how often b follows a).
+
+    Row ``a`` is word a's *input* embedding (the table is an embedding with d = V and an
+    identity unembedding); column ``b`` belongs to the *class* b."""
+
+    @property
+    def n_params(self) -> int:
+        return self.vocab_size ** 2
+
+    def _table(self, params):
+        return params.reshape(params.shape[:-1] + (self.vocab_size, self.vocab_size))
+
+    def _nll_sums(self, params, check: bool):
+        """-log p(b | a) summed over the pairs, as a (…, V, V) array of counts x nll."""
+        if check:
+            params = _check_params(params, self.n_params)
+        counts, _, _ = self._in(params.dtype)
+        return -counts * log_softmax(self._table(params))
+
+    def class_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Mean loss on the pairs whose next word is b, per b, shape (..., V); NaN for a
+        word that is never a next word."""
+        return self._per_word(self._nll_sums(params, check).sum(axis=-2), -2)
+
+    def input_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Mean loss on the pairs whose previous word is a, per a, shape (..., V)."""
+        return self._per_word(self._nll_sums(params, check).sum(axis=-1), -1)
+
+    def loss(self, params, *, check: bool = True) -> np.ndarray:
+        """The mean cross-entropy over all pairs, shape (...)."""
+        return self._nll_sums(params, check).sum(axis=(-2, -1)) / self._n
+
     def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
         """Gradient of the mean loss, as a flat vector per run, shape (..., V*V).
 
@@ -491,11 +595,11 @@ class BigramTable:
             params = _check_params(params, self.n_params)
         table = self._table(params)
         if samples is None:
-            rows = self.input_counts[:, None] / self._n
-            grad = rows * softmax(table) - self.pair_counts / self._n
+            _, row_share, pair_share = self._in(params.dtype)
+            grad = row_share * softmax(table) - pair_share
             return grad.reshape(params.shape)
         rows, grad_rows = self.row_gradient(params, samples, check=False)
-        grad = np.zeros(table.shape)
+        grad = np.zeros(table.shape, dtype=params.dtype)
         grad[..., rows, :] = grad_rows
         return grad.reshape(params.shape)
 
@@ -513,9 +617,143 @@ class BigramTable:
         rows, inverse, multiplicity = np.unique(previous, return_inverse=True,
                                                 return_counts=True)
         probs = softmax(table[..., rows, :])                    # (..., U, V)
-        target_counts = np.zeros((rows.size, self.vocab_size))
+        target_counts = np.zeros((rows.size, self.vocab_size), dtype=params.dtype)
         np.add.at(target_counts, (inverse, following), 1.0)
         return rows, (multiplicity[:, None] * probs - target_counts) / batch
+
+
+@dataclass(frozen=True)
+class LogBilinearBigram(_PairData):
+    """A next-word model whose class weights are shared by every context: the logits
+    after word ``a`` are ``E[a] @ U + c``, with input embeddings ``E`` (V x d), output
+    (class) weights ``U`` (d x V) and class biases ``c`` (V), a log-bilinear language
+    model (Mnih & Hinton 2007) with one word of context. Column ``U[:, b]`` and ``c[b]``
+    belong to the next word b and take part in every pair, so their gradient and
+    curvature carry b's frequency as a next word, as a class's weights did in
+    :class:`LinearSoftmax`; row ``E[a]`` takes part only in pairs that start with a, as
+    a row of :class:`BigramTable` did.
+
+    Parameters are one flat vector per run, ``[E.ravel(), U.ravel(), c]``, of length
+    ``2 V d + V`` (:meth:`split` gives the three views). The loss is the mean
+    cross-entropy over the training pairs; as for the table it is a function of the pair
+    counts alone, so a full-batch step costs three (V x d x V) products, whatever the
+    length of the text. The best loss any bigram model can reach (the table's,
+    :meth:`optimum_loss`) is a floor this model, of rank d, need not reach."""
+
+    dim: int = 32
+
+    def __post_init__(self):
+        super().__post_init__()
+        dim = check_int("dim", self.dim, minimum=1, maximum=self.vocab_size)
+        object.__setattr__(self, "dim", dim)
+
+    @property
+    def n_params(self) -> int:
+        return 2 * self.vocab_size * self.dim + self.vocab_size
+
+    def split(self, params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Views ``(E, U, c)`` of flat parameters (..., n_params): shapes (..., V, d),
+        (..., d, V) and (..., V)."""
+        size, dim = self.vocab_size, self.dim
+        lead = params.shape[:-1]
+        embedding = params[..., :size * dim].reshape(lead + (size, dim))
+        output = params[..., size * dim:2 * size * dim].reshape(lead + (dim, size))
+        return embedding, output, params[..., 2 * size * dim:]
+
+    def initial_params(self, rng: np.random.Generator, scale: float = 0.1,
+                       n_runs: int | None = None) -> np.ndarray:
+        """Small random starting weights: ``E`` and ``U`` normal with standard deviation
+        ``scale / d**0.25`` (so that a logit ``E[a] . U[:, b]`` has standard deviation
+        ``scale**2``), ``c`` zero. All-zero weights would be a saddle point: with
+        ``E = 0`` no gradient reaches ``U``, and the other way round. ``n_runs``: that
+        many independent draws stacked, shape (n_runs, n_params)."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), "
+                            f"got {shown(rng)}")
+        scale = check_real("scale", scale)
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0 (the size of the starting weights), got "
+                             f"{scale!r}")
+        lead = () if n_runs is None else (check_int("n_runs", n_runs, minimum=1,
+                                                    maximum=100_000),)
+        check_allocation("these starting weights", 8.0 * int(np.prod(lead)) * self.n_params,
+                         advice="draw fewer runs at once")
+        params = np.zeros(lead + (self.n_params,))
+        weights = params[..., :2 * self.vocab_size * self.dim]
+        weights[...] = rng.standard_normal(weights.shape) * (scale / self.dim ** 0.25)
+        return params
+
+    def logits(self, params, *, check: bool = True) -> np.ndarray:
+        """Next-word logits after every word, shape (..., V, V): row a is ``E[a] U + c``."""
+        if check:
+            params = _check_params(params, self.n_params)
+        embedding, output, bias = self.split(params)
+        logits = embedding @ output
+        logits += bias[..., None, :]
+        return logits
+
+    def _nll_sums(self, params, check: bool):
+        """-log p(b | a) summed over the pairs, as a (..., V, V) array of counts x nll."""
+        if check:
+            params = _check_params(params, self.n_params)
+        check_allocation("the logits of these runs",
+                         3 * 8.0 * params.size / self.n_params * self.vocab_size ** 2,
+                         advice="evaluate fewer runs at once")
+        log_p = log_softmax(self.logits(params, check=False))
+        log_p *= -self._in(params.dtype)[0]
+        return log_p
+
+    def class_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Mean loss on the pairs whose next word is b, per b, shape (..., V); NaN for a
+        word that is never a next word."""
+        return self._per_word(self._nll_sums(params, check).sum(axis=-2), -2)
+
+    def input_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Mean loss on the pairs whose previous word is a, per a, shape (..., V)."""
+        return self._per_word(self._nll_sums(params, check).sum(axis=-1), -1)
+
+    def loss(self, params, *, check: bool = True) -> np.ndarray:
+        """The mean cross-entropy over all pairs, shape (...)."""
+        return self._nll_sums(params, check).sum(axis=(-2, -1)) / self._n
+
+    def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
+        """Gradient of the mean loss, as a flat vector per run, shape (..., n_params).
+
+        With ``G`` the gradient in the logits, ``(n_a / N) softmax(row a) - n_ab / N``
+        over all pairs (or the batch's counts over B for a minibatch ``samples`` of
+        (previous, next) pairs, shape (B, 2)): ``dE = G U^T``, ``dU = E^T G``,
+        ``dc = sum_a G_a``. Rows of E for words absent from a batch get zero; U and c get a
+        gradient from every pair."""
+        if check:
+            params = _check_params(params, self.n_params)
+        embedding, output, bias = self.split(params)
+        grad = np.empty(params.shape, dtype=params.dtype)
+        grad_e, grad_u, grad_c = self.split(grad)
+        if samples is None:
+            check_allocation("the logits of these runs",
+                             8.0 * params.size / self.n_params * self.vocab_size ** 2,
+                             advice="train fewer runs at once")
+            _, row_share, pair_share = self._in(params.dtype)
+            logit_grad = _softmax_in_place(self.logits(params, check=False))
+            logit_grad *= row_share
+            logit_grad -= pair_share
+            np.matmul(logit_grad, np.swapaxes(output, -1, -2), out=grad_e)
+            np.matmul(np.swapaxes(embedding, -1, -2), logit_grad, out=grad_u)
+            grad_c[...] = logit_grad.sum(axis=-2)
+            return grad
+        previous, following = samples[:, 0], samples[:, 1]
+        rows, inverse, multiplicity = np.unique(previous, return_inverse=True,
+                                                return_counts=True)
+        row_embedding = embedding[..., rows, :]                             # (..., R, d)
+        logit_grad = _softmax_in_place(row_embedding @ output + bias[..., None, :])
+        logit_grad *= multiplicity[:, None]
+        np.add.at(logit_grad, (..., inverse, following), -1.0)
+        logit_grad /= previous.size
+        grad_e[...] = 0.0
+        grad_e[..., rows, :] = logit_grad @ np.swapaxes(output, -1, -2)
+        np.matmul(np.swapaxes(row_embedding, -1, -2), logit_grad, out=grad_u)
+        grad_c[...] = logit_grad.sum(axis=-2)
+        return grad
 
 
 def leaves_zero_gradient_alone(optimizer: Optimizer) -> bool:
@@ -565,9 +803,10 @@ def evaluation_steps(n_steps: int, n_points: int) -> np.ndarray:
 
 def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: int | None = None,
                      rng: np.random.Generator | None = None, record_steps=None, w0=None,
-                     batches=None, monitors=None) -> ClassifierRun:
-    """Train ``model`` (a :class:`LinearSoftmax` or :class:`BigramTable`) with
-    ``optimizer`` for ``n_steps`` steps and record the per-class training loss.
+                     batches=None, monitors=None, dtype=np.float64) -> ClassifierRun:
+    """Train ``model`` (a :class:`LinearSoftmax`, :class:`BigramTable` or
+    :class:`LogBilinearBigram`) with ``optimizer`` for ``n_steps`` steps and record the
+    per-class training loss.
 
     ``batch_size`` None: full batch (deterministic, ``rng`` must be None). Otherwise a
     minibatch drawn by ``rng`` each step (or taken from ``batches``, a list of one sample
@@ -580,8 +819,19 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
     the same steps (e.g. a validation set's per-class losses).
 
     Optimizers that leave a zero-gradient weight alone (:func:`leaves_zero_gradient_alone`)
-    step on a bigram table's batch rows only: the same numbers, faster."""
+    step on a bigram table's batch rows only: the same numbers, faster.
+
+    ``dtype``: ``np.float64`` (the default) or, for the models trained on pairs,
+    ``np.float32``: weights, optimizer state and gradients in single precision, as
+    language models are usually trained; two to three times faster on a large table, with
+    losses that differ from double precision by about 1e-6 nats. Losses are recorded in
+    double precision."""
     optimizer = check_optimizer("optimizer", optimizer)
+    if dtype not in (np.float64, np.float32):
+        raise ValueError(f"dtype must be np.float64 or np.float32, got {shown(dtype)}")
+    if dtype == np.float32 and not isinstance(model, _PairData):
+        raise ValueError(f"dtype np.float32 is for the models trained on pairs (BigramTable, "
+                         f"LogBilinearBigram), not {type(model).__name__}")
     monitors = {} if monitors is None else dict(monitors)
     for name, function in monitors.items():
         if not callable(function):
@@ -609,9 +859,10 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
         raise ValueError(f"record_steps must be increasing steps within 0..{n_steps}, got "
                          f"{shown(record_steps)}")
     if w0 is None:
-        w = np.zeros(model.n_params)
+        w = np.zeros(model.n_params, dtype=dtype)
     else:
-        w = _check_params(w0, model.n_params).copy()      # the loop may update it in place
+        # A copy (the loop may update it in place), in the run's precision.
+        w = _check_params(w0, model.n_params).astype(dtype)
     # Broadcast w against the hyperparameters (a learning-rate grid of shape (R, 1)).
     for value in optimizer.hyperparams.values():
         if isinstance(value, np.ndarray):
@@ -620,6 +871,8 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
                      8.0 * record_steps.size * (w.size // model.n_params) * model.n_classes,
                      advice="record fewer steps or train fewer runs at once")
     state = optimizer.init(w)
+    if dtype != np.float64:              # the optimizer's memory in the run's precision too
+        state = optimizer.spec.state(state.t, *(slot.astype(dtype) for slot in state[1:]))
     runs_shape = w.shape[:-1]
     alive = np.ones(runs_shape, dtype=bool)
     all_alive = True
@@ -631,7 +884,7 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
 
     def record(params):
         losses = model.class_losses(np.where(alive[..., None], params, 0.0), check=False)
-        records.append(np.where(alive[..., None], losses, np.nan))
+        records.append(np.where(alive[..., None], losses, np.nan).astype(np.float64))
         for name, function in monitors.items():
             monitored[name].append(function(np.where(alive[..., None], params, 0.0)))
 
@@ -652,6 +905,8 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
             grad = model.gradient(w if all_alive else np.where(alive[..., None], w, 0.0),
                                   samples, check=False)
             new_w, state = optimizer.step(w, grad, state, check=False)
+        if new_w.dtype != dtype:           # array hyperparameters are float64
+            new_w = new_w.astype(dtype)
         newly = newly_diverged(new_w, alive, all_alive)
         if newly is not None:
             new_w = mark_diverged(new_w, newly, alive, diverged_at, step)
@@ -706,7 +961,8 @@ def tune_learning_rate(losses, learning_rates) -> tuple[float, int]:
     return float(learning_rates[best]), best
 
 
-__all__ = ["BigramTable", "ClassifierRun", "FrequencyGroups", "LinearSoftmax", "TeacherProblem",
+__all__ = ["BigramTable", "ClassifierRun", "FrequencyGroups", "LinearSoftmax",
+           "LogBilinearBigram", "TeacherProblem",
            "evaluation_steps", "frequency_groups", "leaves_zero_gradient_alone", "log_softmax",
-           "make_teacher_problem", "softmax", "train_classifier", "tune_learning_rate",
-           "zipf_frequencies"]
+           "make_teacher_problem", "reweight_classes", "softmax", "train_classifier",
+           "tune_learning_rate", "zipf_frequencies"]

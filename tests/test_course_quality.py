@@ -1,5 +1,5 @@
 """What a reader meets: every figure shown at most 850 CSS px wide with alt text, printed
-lines that fit the column, and the prose budgets of notebooks 00-10
+lines that fit the column, and the prose budgets of every notebook
 (scripts/course_quality.py says why and how each is measured)."""
 
 import sys

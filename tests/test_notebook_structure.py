@@ -107,7 +107,7 @@ def test_every_notebook_that_draws_batches_says_which_stream(path):
 
 CITATIONS = {  # who, where the idea is used (at least one notebook cites it there)
     "Kingma": "03", "Duchi": "03", "Tieleman": "03", "Balles": "03", "Goh": "07",
-    "Bernstein": "08", "Kunstner": "11", "Zhang": "07",
+    "Bernstein": "08", "Kunstner": "11", "Zhang": "07", "Mnih": "13",
 }
 
 

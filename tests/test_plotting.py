@@ -24,6 +24,24 @@ def test_series_palette_survives_colour_vision_deficiency():
         assert delta_e.min() >= 20, (vision, delta_e)
 
 
+def test_frequency_groups_differ_in_hue_and_lightness_for_every_viewer():
+    from itertools import combinations
+    for n in range(2, 6):
+        colours = C.frequency_group_colours(n)
+        assert colours.shape == (n, 4)
+        assert tuple(colours[-1]) == tuple(C.frequency_group_colours(5)[-1])   # rarest: red
+        for vision in C.VISION_TYPES:
+            lab = C._to_lab(C.simulate([c[:3] for c in colours], vision))
+            for i, j in combinations(range(n), 2):
+                assert np.linalg.norm(lab[i] - lab[j]) >= 15, (n, vision, i, j)
+    lightness = C._to_lab(C.simulate(C.FREQUENCY_GROUP_COLOURS))[:, 0]
+    assert np.ptp(lightness) > 40                       # not one lightness in many hues
+    assert len({str(s) for s in C.frequency_group_linestyles(5)}) == 5
+    assert C.frequency_group_colours(8).shape == (8, 4)
+    with pytest.raises(ValueError, match="n_groups"):
+        C.frequency_group_colours(0)
+
+
 def test_spec_palette_needs_a_second_cue_and_every_token_has_one():
     worst = min(d.min() for d in distinguishability(C.SPEC_TOKEN_COLOURS).values())
     assert worst < 20          # 'the' and 'model' are close blues for every viewer

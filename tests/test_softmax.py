@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from helpers import REGISTRY, adam, sgd
-from helpers.softmax import (BigramTable, LinearSoftmax, evaluation_steps, frequency_groups,
-                             leaves_zero_gradient_alone,
-                             log_softmax, make_teacher_problem, train_classifier,
+from helpers.softmax import (BigramTable, LinearSoftmax, LogBilinearBigram, evaluation_steps,
+                             frequency_groups, leaves_zero_gradient_alone, log_softmax,
+                             make_teacher_problem, reweight_classes, train_classifier,
                              tune_learning_rate, zipf_frequencies)
 
 
@@ -273,3 +273,193 @@ def test_training_leaves_the_starting_weights_untouched():
     w0 = np.full(model.n_params, 0.5)
     train_classifier(sgd(0.1), model, 3, batch_size=4, rng=np.random.default_rng(0), w0=w0)
     assert np.all(w0 == 0.5)
+
+
+# --- the log-bilinear model (notebook 13) and the class-reweighted loss (notebook 11) ------
+
+def log_bilinear_model(dim=2):
+    counts = np.array([[3, 1, 0, 0, 1], [0, 0, 2, 1, 0], [1, 0, 0, 4, 2], [2, 2, 1, 0, 0],
+                       [0, 1, 1, 1, 0]], float)
+    return LogBilinearBigram(counts, dim=dim)
+
+
+def log_bilinear_by_hand(model, params):
+    """Logits E[a] U + c written out entry by entry, for the checks below."""
+    size, dim = model.vocab_size, model.dim
+    embedding = params[:size * dim].reshape(size, dim)
+    output = params[size * dim:2 * size * dim].reshape(dim, size)
+    bias = params[2 * size * dim:]
+    return np.array([[embedding[a] @ output[:, b] + bias[b] for b in range(size)]
+                     for a in range(size)])
+
+
+def test_log_bilinear_loss_and_views_match_a_hand_computation():
+    model = log_bilinear_model()
+    params = model.initial_params(np.random.default_rng(3), scale=1.0)
+    assert params.shape == (model.n_params,) == (2 * 5 * 2 + 5,)
+    assert np.all(params[-5:] == 0)                           # biases start at zero
+    logits = log_bilinear_by_hand(model, params)
+    np.testing.assert_allclose(model.logits(params), logits, rtol=1e-12)
+    log_p = log_softmax(logits)
+    counts = model.pair_counts
+    assert model.loss(params) == pytest.approx(-(counts * log_p).sum() / counts.sum(), rel=1e-12)
+    np.testing.assert_allclose(model.class_losses(params),
+                               -(counts * log_p).sum(0) / counts.sum(0), rtol=1e-12)
+    np.testing.assert_allclose(model.input_losses(params),
+                               -(counts * log_p).sum(1) / counts.sum(1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [1, 3])
+def test_log_bilinear_full_gradient_matches_finite_differences(dim):
+    model = log_bilinear_model(dim)
+    params = model.initial_params(np.random.default_rng(dim), scale=1.0)
+    params[-5:] = np.random.default_rng(10 + dim).normal(size=5)
+    numeric = numerical_gradient(lambda p: float(model.loss(p)), params)
+    np.testing.assert_allclose(model.gradient(params), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_log_bilinear_minibatch_gradient_matches_finite_differences():
+    model = log_bilinear_model(2)
+    params = np.random.default_rng(4).normal(size=model.n_params)
+    batch = np.array([[0, 1], [0, 0], [2, 3], [0, 0], [4, 2]])
+
+    def batch_loss(p):
+        log_p = log_softmax(log_bilinear_by_hand(model, p))
+        return -log_p[batch[:, 0], batch[:, 1]].mean()
+
+    grad = model.gradient(params, batch)
+    np.testing.assert_allclose(grad, numerical_gradient(batch_loss, params), rtol=1e-6,
+                               atol=1e-9)
+    embedding_grad, output_grad, _ = model.split(grad)
+    assert np.all(embedding_grad[[1, 3]] == 0)            # rows absent from the batch
+    assert np.all(output_grad != 0)                       # class weights: every pair
+
+
+def test_log_bilinear_runs_side_by_side_match_one_at_a_time():
+    model = log_bilinear_model(2)
+    stacked = model.initial_params(np.random.default_rng(5), scale=1.0, n_runs=3)
+    batch = model.draw_batch(np.random.default_rng(6), 7)
+    for samples in (None, batch):
+        together = model.gradient(stacked, samples)
+        for r in range(3):
+            np.testing.assert_allclose(together[r], model.gradient(stacked[r], samples),
+                                       rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(model.loss(stacked), [model.loss(p) for p in stacked],
+                               rtol=1e-13)
+
+
+def test_log_bilinear_trains_and_its_zero_start_is_a_saddle():
+    model = log_bilinear_model(2)
+    zero = np.zeros(model.n_params)
+    embedding_grad, output_grad, bias_grad = model.split(model.gradient(zero))
+    assert np.all(embedding_grad == 0) and np.all(output_grad == 0)
+    assert np.any(bias_grad != 0)                         # only the biases would move
+    start = model.initial_params(np.random.default_rng(0))
+    run = train_classifier(adam(lr=0.05), model, 500, w0=start, record_steps=[0, 500])
+    assert run.loss[-1] < run.loss[0] - 0.3
+    assert run.loss[-1] > model.optimum_loss() - 1e-9     # never below the table's floor
+
+
+def test_cell_losses_split_the_loss_by_previous_and_next_word():
+    model = log_bilinear_model(2)
+    params = model.initial_params(np.random.default_rng(1), scale=1.0)
+    previous = frequency_groups(model.input_counts, 2)
+    following = frequency_groups(model.target_counts, 2)
+    cells = model.cell_losses(params, previous, following)
+    assert cells.shape == (2, 2)
+    counts = np.array([[model.pair_counts[np.ix_(r, c)].sum() for c in following.members]
+                       for r in previous.members])
+    assert (cells * counts).sum() / counts.sum() == pytest.approx(float(model.loss(params)))
+    with pytest.raises(TypeError, match="previous_groups"):
+        model.cell_losses(params, "by frequency", following)
+    with pytest.raises(TypeError, match="next_groups"):
+        model.cell_losses(params, previous, frequency_groups([1.0, 2.0], 1))
+
+
+def test_log_bilinear_inputs_are_checked():
+    counts = log_bilinear_model().pair_counts
+    with pytest.raises(ValueError, match="dim"):
+        LogBilinearBigram(counts, dim=0)
+    with pytest.raises(ValueError, match="dim"):
+        LogBilinearBigram(counts, dim=6)                  # more than V
+    with pytest.raises(TypeError, match="dim"):
+        LogBilinearBigram(counts, dim=2.5)
+    with pytest.raises(ValueError, match="pair_counts"):
+        LogBilinearBigram(np.where(counts > 0, np.inf, 0.0), dim=2)
+    model = LogBilinearBigram(counts, dim=2)
+    with pytest.raises(TypeError, match="rng"):
+        model.initial_params(42)
+    with pytest.raises(ValueError, match="scale"):
+        model.initial_params(np.random.default_rng(0), scale=0.0)
+    with pytest.raises(ValueError, match="params"):
+        model.loss(np.zeros(model.n_params + 1))
+
+
+def test_models_keep_their_own_copy_of_the_counts():
+    counts = log_bilinear_model().pair_counts.copy()
+    model = LogBilinearBigram(counts, dim=2)
+    table = BigramTable(counts)
+    before = float(model.loss(np.zeros(model.n_params)))
+    counts[0, 0] += 100                                   # the caller changes its array
+    assert float(model.loss(np.zeros(model.n_params))) == before
+    assert table.pair_counts[0, 0] == 3
+    assert counts.flags.writeable                         # and it stays the caller's to change
+
+
+def test_reweighted_loss_gradient_and_optimum():
+    problem = make_teacher_problem(zipf_frequencies(6), n_contexts=5, dim=3, seeds=7)
+    weights = 1.0 / problem.model.counts
+    reweighted = reweight_classes(problem, weights)
+    model = reweighted.model
+    # Its gradient is the weighted loss's, full batch and minibatch ...
+    params = np.random.default_rng(2).normal(size=model.n_params)
+    numeric = numerical_gradient(lambda p: float(model.weighted_loss(p)), params)
+    np.testing.assert_allclose(model.gradient(params), numeric, rtol=1e-6, atol=1e-8)
+    counts = model.draw_batch(np.random.default_rng(3), 9)
+
+    def batch_loss(p):
+        log_p = log_softmax(model.features @ p.reshape(model.dim, model.n_classes))
+        return -(counts * log_p * weights).sum() / 9
+
+    np.testing.assert_allclose(model.gradient(params, counts),
+                               numerical_gradient(batch_loss, params), rtol=1e-6, atol=1e-8)
+    # ... its minimiser is the teacher with biases raised by log a_k ...
+    np.testing.assert_allclose(model.gradient(reweighted.optimum), 0.0, atol=1e-12)
+    assert float(model.weighted_loss(reweighted.optimum)) < float(model.weighted_loss(
+        problem.optimum))
+    # ... and what it reports is still the plain cross-entropy.
+    np.testing.assert_allclose(model.class_losses(params), problem.model.class_losses(params),
+                               rtol=1e-12)
+    # Every class weighs the same in it: a_k pi_k = 1 for each k.
+    np.testing.assert_allclose(weights * model.counts, 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="class_weights"):
+        reweight_classes(problem, -weights)
+    with pytest.raises(ValueError, match="class_weights"):
+        reweight_classes(problem, weights[:3])
+    with pytest.raises(TypeError, match="TeacherProblem"):
+        reweight_classes(problem.model, weights)
+
+
+@pytest.mark.parametrize("make", [lambda c: BigramTable(c), lambda c: LogBilinearBigram(c, dim=2)],
+                         ids=["table", "log-bilinear"])
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_single_precision_runs_stay_single_and_match_double(make, name):
+    model = make(log_bilinear_model().pair_counts)
+    w0 = (model.initial_params(np.random.default_rng(0), scale=1.0)
+          if isinstance(model, LogBilinearBigram) else None)
+    optimizer = REGISTRY[name].factory(lr=0.1)
+    double = train_classifier(optimizer, model, 50, w0=w0, record_steps=[0, 50])
+    single = train_classifier(optimizer, model, 50, w0=w0, record_steps=[0, 50],
+                              dtype=np.float32)
+    assert single.params.dtype == np.float32 and double.params.dtype == np.float64
+    assert single.class_losses.dtype == np.float64                 # recorded in double
+    np.testing.assert_allclose(single.class_losses, double.class_losses, atol=1e-5)
+    batch = model.draw_batch(np.random.default_rng(1), 4)
+    assert model.gradient(single.params, batch, check=False).dtype == np.float32
+    with pytest.raises(ValueError, match="dtype"):
+        train_classifier(optimizer, model, 5, dtype=np.float16)
+
+
+def test_single_precision_is_refused_where_it_is_not_supported(small_teacher):
+    with pytest.raises(ValueError, match="LinearSoftmax"):
+        train_classifier(sgd(lr=0.1), small_teacher.model, 5, dtype=np.float32)
