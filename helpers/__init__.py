@@ -14,6 +14,7 @@ many-class models and the Shakespeare corpus of notebooks 11 and 12), ``grading`
 exercises).
 """
 
+from . import blas_threads  # noqa: F401  (first: before anything imports NumPy)
 from .colours import TOKEN_COLOURS, distinguishability
 from .engine import ArmResult, SweepResult, sweep
 from .metrics import (effective_lr, expected_sgd_weight, final_error, grad_nonzero_fraction,

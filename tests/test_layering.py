@@ -39,3 +39,19 @@ def test_the_repository_stands_on_its_own():
     offenders = [str(p.relative_to(root)) for p in tracked
                  if needle in p.read_text(encoding="utf-8", errors="ignore")]
     assert offenders == [], f"users do not have the developers' {needle} folder: {offenders}"
+
+
+def test_helpers_ask_for_one_blas_thread_unless_the_user_chose():
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    probe = "import os, helpers; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, text=True,
+                         capture_output=True, check=True).stdout.strip()
+    assert out == "1"
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, text=True,
+                         capture_output=True, check=True).stdout.strip()
+    assert out == "2"
