@@ -451,7 +451,7 @@ class _PairData:
                              .astype(dtype), (counts / self._n).astype(dtype))
         object.__setattr__(self, "_shares", shares)
         # The distinct pairs and their cumulative counts: drawing a pair with probability
-        # n_ab / N is drawing a position of the text uniformly.
+        # N_ab / N is drawing a position of the text uniformly.
         previous, following = np.nonzero(counts)
         object.__setattr__(self, "_pairs", np.stack([previous, following], axis=1))
         object.__setattr__(self, "_cumulative", np.cumsum(counts[previous, following]))
@@ -465,7 +465,7 @@ class _PairData:
         return self.vocab_size
 
     def _in(self, dtype):
-        """``(n_ab, n_a / N as a column, n_ab / N)`` in the precision of a run's params."""
+        """``(N_ab, N_a / N as a column, N_ab / N)`` in the precision of a run's params."""
         return self._shares[np.float32 if dtype == np.float32 else np.float64]
 
     @property
@@ -528,7 +528,7 @@ class _PairData:
 
     def optimum_class_losses(self) -> np.ndarray:
         """The best achievable per-class loss of any bigram model: each pair's
-        ``-log(n_ab / n_a)`` (the conditional frequency, a table's minimiser, reached only
+        ``-log(N_ab / N_a)`` (the conditional frequency, a table's minimiser, reached only
         in the limit where the logits of unseen pairs go to minus infinity), averaged per
         next word."""
         return self._per_word(-(self.pair_counts * self._conditional()).sum(axis=0), -2)
@@ -542,7 +542,7 @@ class _PairData:
         return float(-(self.pair_counts * self._conditional()).sum() / self._n)
 
     def _conditional(self) -> np.ndarray:
-        """log(n_ab / n_a), with 0 where n_ab = 0 (those pairs carry no weight)."""
+        """log(N_ab / N_a), with 0 where N_ab = 0 (those pairs carry no weight)."""
         rows = self.input_counts[:, None]
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.log(self.pair_counts / rows)
@@ -588,7 +588,7 @@ class BigramTable(_PairData):
     def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
         """Gradient of the mean loss, as a flat vector per run, shape (..., V*V).
 
-        ``samples`` None: over all pairs, ``(n_a / N) softmax(W_a) - n_ab / N``. Else a
+        ``samples`` None: over all pairs, ``(N_a / N) softmax(W_a) - N_ab / N``. Else a
         minibatch of pairs, an integer array of shape (B, 2) of (previous, next): rows of
         words absent from the batch get exactly zero."""
         if check:
@@ -719,7 +719,7 @@ class LogBilinearBigram(_PairData):
     def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
         """Gradient of the mean loss, as a flat vector per run, shape (..., n_params).
 
-        With ``G`` the gradient in the logits, ``(n_a / N) softmax(row a) - n_ab / N``
+        With ``G`` the gradient in the logits, ``(N_a / N) softmax(row a) - N_ab / N``
         over all pairs (or the batch's counts over B for a minibatch ``samples`` of
         (previous, next) pairs, shape (B, 2)): ``dE = G U^T``, ``dU = E^T G``,
         ``dc = sum_a G_a``. Rows of E for words absent from a batch get zero; U and c get a
