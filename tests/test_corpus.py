@@ -144,3 +144,19 @@ def test_tiny_corpus_and_bad_arguments_are_refused():
         bigram_counts({"one": ["a", "b"] * 500}, 3, validation_share=1.0)
     with pytest.raises(ValueError, match="distinct words"):
         bigram_counts({"one": ["a", "b"] * 500}, 10)
+
+
+def test_the_runs_file_of_notebook_13_is_found_and_checked(tmp_path):
+    from helpers.corpus import NEXT_WORD_RUNS_FILE, read_next_word_runs
+    saved = read_next_word_runs()
+    assert NEXT_WORD_RUNS_FILE.is_file() and {"setup", "tuning", "runs"} <= set(saved)
+    with pytest.raises(FileNotFoundError, match="next_word_runs.py"):
+        read_next_word_runs(tmp_path / "absent.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="not the runs file"):
+        read_next_word_runs(broken)
+    partial = tmp_path / "partial.json"
+    partial.write_text('{"setup": {}}', encoding="utf-8")
+    with pytest.raises(ValueError, match="lacks"):
+        read_next_word_runs(partial)
