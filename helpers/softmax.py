@@ -503,6 +503,21 @@ class _PairData:
         with np.errstate(invalid="ignore", divide="ignore"):
             return nll_sums / (self.target_counts if axis == -2 else self.input_counts)
 
+    # Each model defines _nll_sums(params, check): -log p(b | a) times the pair counts,
+    # shape (..., V, V); the losses below are its sums.
+    def class_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Mean loss on the pairs whose next word is b, per b, shape (..., V); NaN for a
+        word that is never a next word."""
+        return self._per_word(self._nll_sums(params, check).sum(axis=-2), -2)
+
+    def input_losses(self, params, *, check: bool = True) -> np.ndarray:
+        """Mean loss on the pairs whose previous word is a, per a, shape (..., V)."""
+        return self._per_word(self._nll_sums(params, check).sum(axis=-1), -1)
+
+    def loss(self, params, *, check: bool = True) -> np.ndarray:
+        """The mean cross-entropy over all pairs, shape (...)."""
+        return self._nll_sums(params, check).sum(axis=(-2, -1)) / self._n
+
     def cell_losses(self, params, previous_groups: FrequencyGroups,
                     next_groups: FrequencyGroups) -> np.ndarray:
         """Mean loss over the pairs of each (previous-word group, next-word group) cell,
@@ -571,19 +586,6 @@ class BigramTable(_PairData):
             params = _check_params(params, self.n_params)
         counts, _, _ = self._in(params.dtype)
         return -counts * log_softmax(self._table(params))
-
-    def class_losses(self, params, *, check: bool = True) -> np.ndarray:
-        """Mean loss on the pairs whose next word is b, per b, shape (..., V); NaN for a
-        word that is never a next word."""
-        return self._per_word(self._nll_sums(params, check).sum(axis=-2), -2)
-
-    def input_losses(self, params, *, check: bool = True) -> np.ndarray:
-        """Mean loss on the pairs whose previous word is a, per a, shape (..., V)."""
-        return self._per_word(self._nll_sums(params, check).sum(axis=-1), -1)
-
-    def loss(self, params, *, check: bool = True) -> np.ndarray:
-        """The mean cross-entropy over all pairs, shape (...)."""
-        return self._nll_sums(params, check).sum(axis=(-2, -1)) / self._n
 
     def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
         """Gradient of the mean loss, as a flat vector per run, shape (..., V*V).
@@ -702,19 +704,6 @@ class LogBilinearBigram(_PairData):
         log_p = log_softmax(self.logits(params, check=False))
         log_p *= -self._in(params.dtype)[0]
         return log_p
-
-    def class_losses(self, params, *, check: bool = True) -> np.ndarray:
-        """Mean loss on the pairs whose next word is b, per b, shape (..., V); NaN for a
-        word that is never a next word."""
-        return self._per_word(self._nll_sums(params, check).sum(axis=-2), -2)
-
-    def input_losses(self, params, *, check: bool = True) -> np.ndarray:
-        """Mean loss on the pairs whose previous word is a, per a, shape (..., V)."""
-        return self._per_word(self._nll_sums(params, check).sum(axis=-1), -1)
-
-    def loss(self, params, *, check: bool = True) -> np.ndarray:
-        """The mean cross-entropy over all pairs, shape (...)."""
-        return self._nll_sums(params, check).sum(axis=(-2, -1)) / self._n
 
     def gradient(self, params, samples=None, *, check: bool = True) -> np.ndarray:
         """Gradient of the mean loss, as a flat vector per run, shape (..., n_params).
