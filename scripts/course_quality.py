@@ -30,9 +30,8 @@ COLUMN_WIDTH_PX = 850
 MIN_ALT_WORDS = 6
 # JupyterLab's code font is 13 px, about 7.8 px a character: 850 px hold about 108.
 MAX_LINE = 100
-# Budgets of markdown per notebook: 00-10 (issue 16) and the real-text notebooks 11-13
-# (issue 17), which have a little more to set up.
-WORD_BUDGET = {"00": 1200, "11": 1100, "12": 1100, "13": 1100}
+# Budgets of markdown per notebook (issues 16 and 17): the index has a little more to say.
+WORD_BUDGET = {"00": 1200}
 DEFAULT_WORD_BUDGET = 1000
 NUMBER_BUDGET: dict[str, int] = {}
 DEFAULT_NUMBER_BUDGET = 45
