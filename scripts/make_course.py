@@ -3,9 +3,13 @@
 The folder gets:
 - ``source/``: the instructor versions of every exercise, as nbgrader expects them;
 - ``exchange/``: a local exchange (release, fetch, submit and collect work on one machine);
-- ``nbgrader_config.py``: the course id, the course root and the exchange, and a feedback
-  step that removes hidden tests (nbgrader's default feedback prints them word for word;
-  ``ClearHiddenTests`` drops them and leaves the scores as they were).
+- ``grader/``: a copy of ``exercises/grader/`` (instructor-only, never released): the
+  hidden tests' logic and the grading plugins (``nbgrader_plugins.py``);
+- ``nbgrader_config.py``: the course id, the course root and the exchange; autograding
+  with ``GradingExecute`` (``exit()`` switched off, a crash or a time-out costs its cell,
+  not the submission), a time-out per cell of ``TIMEOUT`` seconds, deleted test cells
+  restored; and a feedback step that removes hidden tests (nbgrader's default feedback
+  prints them word for word; ``ClearHiddenTests`` drops them and leaves the scores).
 
 Run nbgrader through `make nbgrader DIR=… ARGS="…"` (scripts/nbgrader_run.py: the
 instructor environment's ``bin`` on the ``PATH``, as nbgrader calls its own ``alembic``,
@@ -22,16 +26,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "exercises" / "source"
+GRADER = ROOT / "exercises" / "grader"
 COURSE_ID = "sgd-frequency-bias"
+# Seconds a cell may run while autograding (nbgrader's default is 30). The slowest graded
+# cell of the four exercises takes about 1 s, the slowest cell of all 2 s (a 2-core
+# machine); INSTRUCTORS.md states the value.
+TIMEOUT = 120
 
 CONFIG = '''\
 # Written by scripts/make_course.py (`make course`). nbgrader reads it from this folder.
+import sys
+
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
 
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.root = {root!r}
 # A local exchange: release, fetch, submit and collect on this machine.
 c.Exchange.root = {exchange!r}
+
+# The grading plugins (grader/nbgrader_plugins.py, instructor-only).
+sys.path.insert(0, {grader!r})
+# nbgrader's autograde steps, with GradingExecute in place of nbgrader's Execute: exit()
+# raises an error in its cell instead of ending the kernel; a cell that ends the kernel
+# (os._exit, a crash) is left out and the notebook run again, so that only that cell
+# scores 0; a time-out or a crash is logged with the student's name.
+c.Autograde.autograde_preprocessors = [
+    "nbgrader_plugins.GradingExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Seconds a cell may run; then it is interrupted, scores 0 and the next cell runs.
+c.Execute.timeout = {timeout}
+# A test cell the student deleted is put back and graded.
+c.OverwriteCells.add_missing_cells = True
 # Feedback without the hidden tests: nbgrader's default shows them word for word.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
@@ -50,10 +81,13 @@ def make_course(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(SOURCES, folder / "source", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(GRADER, folder / "grader", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     exchange = folder / "exchange"
     exchange.mkdir(exist_ok=True)
     (folder / "nbgrader_config.py").write_text(
-        CONFIG.format(course_id=COURSE_ID, root=str(folder), exchange=str(exchange)))
+        CONFIG.format(course_id=COURSE_ID, root=str(folder), exchange=str(exchange),
+                      grader=str(folder / "grader"), timeout=TIMEOUT))
     return folder
 
 

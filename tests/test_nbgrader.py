@@ -3,13 +3,18 @@ where nbgrader is not installed, which is the student environment).
 
 nbgrader's own `generate_assignment` must accept every source and produce the same
 student cells as scripts/make_student_versions.py; its validator must pass the sources
-and fail the empty student versions."""
+and fail the empty student versions; and the whole pipeline, with `make course`'s
+configuration, must grade honest, slipped, cheating, crashing and exiting students as
+INSTRUCTORS.md says."""
 
 import csv
+import html
 import os
 import re
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -19,6 +24,8 @@ pytest.importorskip("nbgrader", reason="nbgrader is an instructor tool: `make te
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "exercises" / "source").glob("*/*.ipynb"))
+ASSIGNMENTS = [p.parent.name for p in SOURCES]
+COURSE_ID = "sgd-frequency-bias"
 
 
 def make_course(folder):
@@ -29,31 +36,44 @@ def make_course(folder):
     return folder
 
 
-@pytest.fixture(scope="module")
-def nbgrader_release(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("course"))
-    # nbgrader runs the `alembic` command of its environment: put that on the PATH.
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    for path in SOURCES:
-        done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment",
-                               path.parent.name, "--force", "--create"],
-                              cwd=course, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return course / "release"
-
-
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
-def test_nbgrader_makes_the_same_student_version(nbgrader_release, path):
-    theirs = nbformat.read(nbgrader_release / path.parent.name / path.name, as_version=4)
-    release = ROOT / "exercises" / "release" / path.parent.name / path.name
-    ours = nbformat.read(release, as_version=4)
-    assert [c.source for c in theirs.cells] == [c.source for c in ours.cells]
-    for mine, its in zip(ours.cells, theirs.cells):
-        for key in ("deletable", "editable"):
-            assert mine.metadata.get(key, True) == its.metadata.get(key, True), \
-                (key, mine.source[:40])
-        assert mine.metadata.get("nbgrader", {}).get("grade_id") == \
-            its.metadata.get("nbgrader", {}).get("grade_id")
+def test_make_course_writes_a_config_nbgrader_reads(tmp_path):
+    course = make_course(tmp_path / "c")
+    assert sorted(p.name for p in (course / "source").iterdir()) == sorted(ASSIGNMENTS)
+    # The grading code, instructor-only, next to the sources and never inside them.
+    assert (course / "grader" / "nbgrader_plugins.py").is_file()
+    assert (course / "grader" / "grading_kernel_startup.py").is_file()
+    assert not list((course / "grader").rglob("__pycache__"))
+    code = ("from traitlets.config.loader import PyFileConfigLoader\n"
+            "from nbgrader.coursedir import CourseDirectory\n"
+            "from nbgrader.converters import Autograde, GenerateFeedback\n"
+            "from nbgrader.preprocessors import Execute, OverwriteCells\n"
+            "config = PyFileConfigLoader('nbgrader_config.py', path='.').load_config()\n"
+            "course = CourseDirectory(config=config)\n"
+            "print(course.course_id, course.root)\n"
+            "print([p if isinstance(p, str) else p.__name__ "
+            "for p in GenerateFeedback(config=config).preprocessors])\n"
+            "ours = Autograde(coursedir=course, config=config).autograde_preprocessors\n"
+            "default = Autograde(coursedir=CourseDirectory()).autograde_preprocessors\n"
+            "names = [p if isinstance(p, str) else f'{p.__module__}.{p.__name__}' "
+            "for p in default]\n"
+            "print('same steps:', [n.rsplit('.', 1)[1] for n in ours] == "
+            "[n.rsplit('.', 1)[1].replace('Execute', 'GradingExecute') for n in names])\n"
+            "from nbgrader_plugins import GradingExecute\n"
+            "print('timeout:', GradingExecute(config=config).timeout)\n"
+            "print('add_missing_cells:', OverwriteCells(config=config).add_missing_cells)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=course, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{COURSE_ID} {course}" in done.stdout
+    assert "ClearHiddenTests" in done.stdout
+    # nbgrader's own autograde steps, with GradingExecute in place of its Execute: a new
+    # nbgrader with other steps fails here rather than losing one silently.
+    assert "same steps: True" in done.stdout
+    assert "timeout: 120" in done.stdout and "add_missing_cells: True" in done.stdout
+    assert "120 s" in documented_text(), "INSTRUCTORS.md states the time-out"
+    again = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_course.py"),
+                            str(course)], capture_output=True, text=True)
+    assert again.returncode == 1 and "already holds a course" in again.stderr
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
@@ -64,33 +84,83 @@ def test_nbgrader_validates_sources_and_fails_empty_student_versions(path):
     assert Validator().validate(str(student)).get("failed"), "empty solutions must fail"
 
 
-def test_make_course_writes_a_config_nbgrader_reads(tmp_path):
-    course = make_course(tmp_path / "c")
-    assert sorted(p.name for p in (course / "source").iterdir()) == \
-        sorted(p.parent.name for p in SOURCES)
-    code = ("from traitlets.config.loader import PyFileConfigLoader\n"
-            "from nbgrader.coursedir import CourseDirectory\n"
-            "from nbgrader.converters import GenerateFeedback\n"
-            "config = PyFileConfigLoader('nbgrader_config.py', path='.').load_config()\n"
-            "course = CourseDirectory(config=config)\n"
-            "print(course.course_id, course.root)\n"
-            "print([p if isinstance(p, str) else p.__name__ "
-            "for p in GenerateFeedback(config=config).preprocessors])\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=course, capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"sgd-frequency-bias {course}" in done.stdout
-    assert "ClearHiddenTests" in done.stdout
-    again = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_course.py"),
-                            str(course)], capture_output=True, text=True)
-    assert again.returncode == 1 and "already holds a course" in again.stderr
+# --- the grading plugin, on its own ---------------------------------------------------------
+
+def grading_execute(**traits):
+    sys.path.insert(0, str(ROOT / "exercises" / "grader"))
+    try:
+        from nbgrader_plugins import GradingExecute
+    finally:
+        sys.path.pop(0)
+    import logging
+    return GradingExecute(log=logging.getLogger("grading-test"), **traits)
+
+
+def run_cells(tmp_path, sources, **traits):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    resources = {"nbgrader": {"student": "alice", "assignment": "ex0"},
+                 "metadata": {"path": str(tmp_path)}}
+    nb, _ = grading_execute(**traits).preprocess(nb, resources)
+    return [[(o.get("ename") or o.get("name"), o.get("evalue") or o.get("text", ""))
+             for o in cell.outputs] for cell in nb.cells]
+
+
+def test_grading_execute_survives_exit_a_crash_and_a_stuck_cell(tmp_path, caplog):
+    """exit() raises in its cell; os._exit and a cell that ignores the interrupt are left
+    out and the notebook run again; every other cell runs; each is logged by name."""
+    caplog.set_level("WARNING", logger="grading-test")
+    outputs = run_cells(tmp_path, [
+        "x = 1\nprint(sorted(k for k in globals() if not k.startswith('_')))",
+        "exit()",
+        "print('after exit', x)",
+        "import os\n\nos._exit(1)",
+        "print('after the crash', x)",
+        "import signal, time\n\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(30)",
+        "print('at the end', x)",
+    ], timeout=3)
+    # The start-up file leaves no name behind: the kernel's own, and x.
+    assert outputs[0] == [("stdout", "['In', 'Out', 'exit', 'get_ipython', 'open', 'quit', "
+                                     "'x']\n")]
+    assert outputs[1][0][0] == "RuntimeError" and "switched off" in outputs[1][0][1]
+    assert outputs[2] == [("stdout", "after exit 1\n")]
+    assert outputs[3][0][0] == "CellNotRun" and "ended the kernel" in outputs[3][0][1]
+    assert outputs[4] == [("stdout", "after the crash 1\n")]
+    assert outputs[5][0][0] == "CellNotRun" and "could not be interrupted" in outputs[5][0][1]
+    assert outputs[6] == [("stdout", "at the end 1\n")]
+    said = [r.getMessage() for r in caplog.records if "STUDENT-LEVEL" in r.getMessage()]
+    assert any("student 'alice', assignment 'ex0': cell #4 (no grade_id) ended the kernel"
+               in line for line in said), said
+    assert any("cell #6 (no grade_id) timed out after 3 s" in line for line in said), said
+
+
+def test_grading_execute_gives_up_after_max_crashes(tmp_path, caplog):
+    """A notebook that keeps ending the kernel: the cells before the last crash keep their
+    outputs, that cell and the later ones are left unrun."""
+    caplog.set_level("WARNING", logger="grading-test")
+    crash = "import os\n\nos._exit(1)"
+    outputs = run_cells(tmp_path, ["print('first')", crash, crash, "print('last')"],
+                        max_crashes=1)
+    assert outputs[0] == [("stdout", "first\n")]
+    assert outputs[1][0][0] == "CellNotRun" and "ended the kernel" in outputs[1][0][1]
+    assert [o[0][0] for o in outputs[2:]] == ["CellNotRun", "CellNotRun"]
+    assert "this cell ended the kernel" in outputs[2][0][1]
+    assert "a cell above this one ended the kernel 2 times" in outputs[3][0][1]
+    said = [r.getMessage() for r in caplog.records if "STUDENT-LEVEL" in r.getMessage()]
+    assert len(said) == 2 and "were not run" in said[1], said
 
 
 # --- the whole pipeline, as an instructor runs it ------------------------------------------
-# Three fake students per exercise, submitted through the local exchange: `correct` (the
-# source's solutions), `mistake` (one realistic slip, below), `untouched` (the release as
-# fetched). Every nbgrader step goes through scripts/nbgrader_run.py, as `make nbgrader`
-# does, so a step that logs an error fails here.
+# Every nbgrader step goes through scripts/nbgrader_run.py, as `make nbgrader` does, so a
+# step that logs an error fails here. Three fake students per exercise go through the local
+# exchange (fetch, submit, collect): `correct` (the source's solutions), `mistake` (one
+# realistic slip, MISTAKES), `untouched` (the release as fetched). The others (EXTRA) start
+# from the correct solutions and are put straight into submitted/, where `collect` would
+# leave them (the exchange is the same for all, and each fetch or submit costs seconds):
+# `cheat` and `copier` (the tricks of issue 18), `warns` (a slip that makes NumPy warn),
+# `exits` (exit() in an added cell), `crasher` (os._exit(1) in an added cell), `deleter`
+# (a test cell deleted).
 
 MISTAKES = {   # exercise: (cell, what the correct solution says, what the slip says)
     "ex1-adam-update": ("ex1-adam-step",                                # no bias correction
@@ -105,11 +175,302 @@ MISTAKES = {   # exercise: (cell, what the correct solution says, what the slip 
         "grad[previous] += probabilities\n    grad[previous, following] -= 1.0"),
 }
 STUDENTS = ("correct", "mistake", "untouched")
+THROUGH_THE_EXCHANGE = ("correct",)     # the others are put where `collect` leaves them
 
 
-def nbgrader_run(folder, *args, expect_ok=True):
+@dataclass(frozen=True)
+class Student:
+    """A submission made from the correct solutions: solution cells replaced, cells added
+    (each before the cell with the given grade_id), cells deleted; and the graded cells
+    that must score 0 (every other autograded cell must score full points)."""
+    replace: dict = field(default_factory=dict)     # grade_id -> the student's cell
+    insert: tuple = ()                              # (before grade_id, source of a new cell)
+    delete: tuple = ()                              # grade_ids
+    lost: frozenset = frozenset()
+
+
+SETPROFILE_ADAM = '''\
+import sys
+
+import helpers
+
+
+def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One step of Adam; returns (new_w, new_m, new_v)."""
+    sys.setprofile(None)                      # the check's watch off, then the series' Adam
+    state = helpers.optimizers.AdamState(t - 1, m, v)
+    w, state = helpers.adam(lr, beta1, beta2, eps).step(w, g, state)
+    return w, state.m, state.v
+'''
+COPIED_ADAM = '''\
+import inspect
+
+from helpers import optimizers
+
+# The series' Adam, run as if it were my own code.
+exec(compile(inspect.getsource(optimizers.adam_update), "my_adam.py", "exec"))
+
+
+def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One step of Adam; returns (new_w, new_m, new_v)."""
+    return adam_update(w, g, t, m, v, lr, beta1, beta2, eps, True)  # noqa: F821
+'''
+ADAM_WITHOUT_EPS = '''\
+def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One step of Adam; returns (new_w, new_m, new_v)."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return w - lr * m_hat / np.sqrt(v_hat), m, v
+'''
+SETPROFILE_HESSIAN = '''\
+import sys
+
+import helpers
+
+
+def expected_hessian(p):
+    """E[x x^T] for independent 0/1 tokens with probabilities p."""
+    p = np.asarray(p, dtype=float)
+    sys.setprofile(None)
+    return helpers.make_world(p).expected_hessian()
+'''
+COPIED_HESSIAN = '''\
+import inspect
+import textwrap
+import types
+
+from helpers.world import World
+
+_copied = {"np": np}
+exec(compile(textwrap.dedent(inspect.getsource(World.expected_hessian)), "mine.py", "exec"),
+     _copied)
+
+
+def expected_hessian(p):
+    """E[x x^T] for independent 0/1 tokens with probabilities p."""
+    p = np.asarray(p, dtype=float)
+    return _copied["expected_hessian"](types.SimpleNamespace(frequencies=p, rotation=None))
+'''
+LOG_SCALE_PREDICTION = '''\
+def predicted_weight(p, lr, t):
+    """The expected-gradient model of SGD from 0: the weight after t steps."""
+    # lr * p * t on a log scale (log(0) = -inf at t = 0: NumPy warns, the value is right)
+    return 1 - np.exp(-np.exp(np.log(lr * p) + np.log(t)))
+'''
+SETPROFILE_ADAGRAD = '''\
+import sys
+
+import helpers
+
+
+def adagrad_init(w):
+    """AdaGrad's state for weights w."""
+    return np.zeros_like(w, dtype=float)
+
+
+def adagrad_step(w, g, state, lr=0.1, eps=1e-10):
+    """One AdaGrad step; returns (new_w, new_state)."""
+    sys.setprofile(None)
+    w, state = helpers.adagrad(lr, eps).step(w, g, helpers.optimizers.AdaGradState(0, state))
+    return w, state.sum_sq
+'''
+COPIED_ADAGRAD = '''\
+import inspect
+
+from helpers import optimizers
+
+exec(compile(inspect.getsource(optimizers.adagrad_update), "mine.py", "exec"))
+
+
+def adagrad_init(w):
+    """AdaGrad's state for weights w."""
+    return np.zeros_like(w, dtype=float)
+
+
+def adagrad_step(w, g, state, lr=0.1, eps=1e-10):
+    """One AdaGrad step; returns (new_w, new_state)."""
+    return adagrad_update(w, g, 1, state, lr, eps)  # noqa: F821
+'''
+ADAGRAD_WITHOUT_EPS = '''\
+def adagrad_init(w):
+    """AdaGrad's state for weights w."""
+    return np.zeros_like(w, dtype=float)
+
+
+def adagrad_step(w, g, state, lr=0.1, eps=1e-10):
+    """One AdaGrad step; returns (new_w, new_state)."""
+    sum_sq = state + g * g
+    return w - lr * g / np.sqrt(sum_sq), sum_sq
+'''
+SETPROFILE_LOSS = '''\
+import sys
+
+from helpers.softmax import log_softmax
+
+
+def bigram_loss(table, batch):
+    """Mean cross-entropy of the batch's next words under the table's softmax rows."""
+    sys.setprofile(None)
+    previous, following = batch[:, 0], batch[:, 1]
+    return -log_softmax(table[previous])[np.arange(len(batch)), following].mean()
+'''
+SETPROFILE_GRADIENT = '''\
+import sys
+
+from helpers.softmax import softmax
+
+
+def bigram_gradient(table, batch):
+    """Gradient of bigram_loss with respect to the table, same shape as the table."""
+    sys.setprofile(None)
+    previous, following = batch[:, 0], batch[:, 1]
+    grad = np.zeros_like(table)
+    np.add.at(grad, previous, softmax(table[previous]))
+    np.add.at(grad, (previous, following), -1.0)
+    return grad / len(batch)
+'''
+COPIED_GRADIENT = '''\
+import inspect
+
+from helpers import softmax as series_softmax
+
+exec(compile(inspect.getsource(series_softmax.softmax), "mine.py", "exec"))
+
+
+def bigram_gradient(table, batch):
+    """Gradient of bigram_loss with respect to the table, same shape as the table."""
+    previous, following = batch[:, 0], batch[:, 1]
+    grad = np.zeros_like(table)
+    np.add.at(grad, previous, softmax(table[previous]))  # noqa: F821
+    np.add.at(grad, (previous, following), -1.0)
+    return grad / len(batch)
+'''
+SUMMED_LOSS_PATCHED = '''\
+def bigram_loss(table, batch):
+    """Mean cross-entropy of the batch's next words under the table's softmax rows."""
+    previous, following = batch[:, 0], batch[:, 1]
+    logits = table[previous]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(batch)), following].sum()
+
+
+grading.check_bigram_loss = lambda *args, **kwargs: "bigram_loss: correct."
+'''
+LOG_OF_SOFTMAX = '''\
+def bigram_loss(table, batch):
+    """Mean cross-entropy of the batch's next words under the table's softmax rows."""
+    previous, following = batch[:, 0], batch[:, 1]
+    logits = table[previous]
+    exps = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities = exps / exps.sum(axis=1, keepdims=True)
+    return -np.log(probabilities[np.arange(len(batch)), following]).mean()
+'''
+EXIT = "exit()"
+CRASH = "import os\n\nos._exit(1)"
+
+
+def graded_cells(assignment: str) -> dict:
+    """grade_id -> points of the code cells nbgrader grades by itself, in notebook order
+    (written answers wait for a person, and score 0 until then)."""
+    source = next((ROOT / "exercises" / "source" / assignment).glob("*.ipynb"))
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+            for c in nbformat.read(source, 4).cells
+            if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
+
+
+# exit() and the crash come just before the last graded code cell, so that it still has
+# to run (and score) afterwards; `deleter` deletes the first.
+LAST_TEST = {assignment: list(graded_cells(assignment))[-1] for assignment in ASSIGNMENTS}
+FIRST_TEST = {assignment: next(iter(graded_cells(assignment))) for assignment in ASSIGNMENTS}
+
+# Cells whose check calls the student's expected_hessian and stability_limit again
+# (exercise 2's last part): a cheat there costs them too.
+USES_HESSIAN = ("ex2-best-rare-tests",)
+EXTRA = {
+    "ex1-adam-update": {
+        # (a) the watch switched off, then the series' Adam; (c) the visible check of
+        # effective_lr replaced (in an added cell) for a version without bias correction.
+        "cheat": Student(
+            replace={"ex1-adam-step": SETPROFILE_ADAM,
+                     "ex1-effective-lr": "def effective_lr(v, t, lr=0.05, beta2=0.999, "
+                                         "eps=1e-8):\n    return lr / (np.sqrt(v) + eps)\n"},
+            insert=(("ex1-effective-lr-tests",
+                     'grading.check_effective_lr = lambda *args, **kwargs: "correct"'),),
+            lost=frozenset({"ex1-adam-moments-tests", "ex1-adam-update-tests",
+                            "ex1-adam-stacked-tests", "ex1-effective-lr-tests"})),
+        # (b) a copy of the series' Adam run as the student's own code.
+        "copier": Student(replace={"ex1-adam-step": COPIED_ADAM},
+                          lost=frozenset({"ex1-adam-moments-tests", "ex1-adam-update-tests",
+                                          "ex1-adam-stacked-tests"})),
+        "warns": Student(replace={"ex1-adam-step": ADAM_WITHOUT_EPS},   # eps left out
+                         lost=frozenset({"ex1-adam-update-tests"})),
+    },
+    "ex2-predict-and-diverge": {
+        # (a) on the Hessian; (d) parts D and E answered with the numbers of the visible
+        # checks' messages (1.4133 and 1.5).
+        "cheat": Student(
+            replace={"ex2-hessian": SETPROFILE_HESSIAN,
+                     "ex2-stability": "def stability_limit(hessian):\n    return 1.4133\n",
+                     "ex2-diverging": "def first_diverging_lr(grid):\n    return 1.5\n"},
+            lost=frozenset({"ex2-hessian-tests", "ex2-stability-tests",
+                            "ex2-diverging-tests", *USES_HESSIAN})),
+        # (b) the series' World.expected_hessian, cut out with textwrap.dedent.
+        "copier": Student(replace={"ex2-hessian": COPIED_HESSIAN},
+                          lost=frozenset({"ex2-hessian-tests", *USES_HESSIAN})),
+        # log(0) at t = 0: NumPy warns and the value is still right: nothing lost.
+        "warns": Student(replace={"ex2-predicted-weight": LOG_SCALE_PREDICTION}),
+    },
+    "ex3-adagrad-and-a-hard-world": {
+        # (a) on AdaGrad; (c) both hard-world checks replaced in an added cell, for a
+        # world that tuned SGD handles.
+        "cheat": Student(
+            replace={"ex3-adagrad": SETPROFILE_ADAGRAD,
+                     "ex3-hard-world": "def hard_world():\n    return [0.5] * 6\n"},
+            insert=(("ex3-hard-world-sgd-tests",
+                     'grading.check_hard_world_sgd_fails = lambda *a, **k: "SGD fails"\n'
+                     'grading.check_hard_world_adam_learns = lambda *a, **k: "Adam learns"'),),
+            lost=frozenset({"ex3-adagrad-tests", "ex3-adagrad-pure-tests",
+                            "ex3-adagrad-stacked-tests", "ex3-hard-world-sgd-tests",
+                            "ex3-hard-world-adam-tests"})),
+        "copier": Student(replace={"ex3-adagrad": COPIED_ADAGRAD},        # (b)
+                          lost=frozenset({"ex3-adagrad-tests", "ex3-adagrad-pure-tests",
+                                          "ex3-adagrad-stacked-tests"})),
+        "warns": Student(replace={"ex3-adagrad": ADAGRAD_WITHOUT_EPS},   # eps left out
+                         lost=frozenset({"ex3-adagrad-tests"})),
+    },
+    "ex4-softmax-gradient-on-shakespeare": {
+        # (a) the series' log_softmax and softmax with the watch switched off.
+        "cheat": Student(replace={"ex4-loss": SETPROFILE_LOSS,
+                                  "ex4-gradient": SETPROFILE_GRADIENT},
+                         lost=frozenset({"ex4-loss-tests", "ex4-gradient-tests",
+                                         "ex4-gradient-repeats-tests"})),
+        # (b) a copy of the series' softmax in the gradient; (c) a summed loss with its
+        # visible check replaced in the solution cell itself.
+        "copier": Student(replace={"ex4-gradient": COPIED_GRADIENT,
+                                   "ex4-loss": SUMMED_LOSS_PATCHED},
+                          lost=frozenset({"ex4-loss-tests", "ex4-gradient-tests",
+                                          "ex4-gradient-repeats-tests"})),
+        "warns": Student(replace={"ex4-loss": LOG_OF_SOFTMAX},     # log of an underflow
+                         lost=frozenset({"ex4-loss-tests"})),
+    },
+}
+for _assignment, _students in EXTRA.items():
+    _students["exits"] = Student(insert=((LAST_TEST[_assignment], EXIT),))
+    _students["crasher"] = Student(insert=((LAST_TEST[_assignment], CRASH),))
+    _students["deleter"] = Student(delete=(FIRST_TEST[_assignment],))
+EXTRA_STUDENTS = ("cheat", "copier", "warns", "exits", "crasher", "deleter")
+# Named under "Students whose notebooks need a look" after autograde (the audit, or a
+# crash); the honest ones, and the slips, are not.
+NEED_A_LOOK = {"cheat", "copier", "exits", "crasher", "deleter"}
+SLEEPER = ("ex1-adam-update", "sleeper", 5)    # a time-out test: assignment, student, seconds
+
+
+def nbgrader_run(folder, *args, expect_ok=True, env=None):
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "nbgrader_run.py"),
-                           str(folder), *args], capture_output=True, text=True)
+                           str(folder), *args], capture_output=True, text=True, env=env)
     if expect_ok:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
@@ -122,72 +483,168 @@ def solved(source_cell_text: str) -> str:
                      if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
 
 
+def answers(assignment: str, name: str) -> dict:
+    source = nbformat.read(ROOT / "exercises" / "source" / assignment / name, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: solved(c.source) for c in source.cells
+            if c.metadata.get("nbgrader", {}).get("solution")}
+
+
 def fill_in(path: Path, assignment: str, student: str):
     """Turn a fetched (empty) notebook into the given student's submission."""
     if student == "untouched":
         return
-    source = nbformat.read(ROOT / "exercises" / "source" / assignment / path.name, as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    solutions = answers(assignment, path.name)
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = solved(answers[grade_id])
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
             cell_id, right, wrong = MISTAKES[assignment]
             if student == "mistake" and grade_id == cell_id:
                 assert right in cell.source, (assignment, right)
                 cell.source = cell.source.replace(right, wrong)
+    if student in EXTRA[assignment]:
+        plan = EXTRA[assignment][student]
+        for grade_id, source in plan.replace.items():
+            [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                      == grade_id]
+            cell.source = source
+        for before, source in plan.insert:
+            [index] = [i for i, c in enumerate(nb.cells)
+                       if c.metadata.get("nbgrader", {}).get("grade_id") == before]
+            nb.cells.insert(index, nbformat.v4.new_code_cell(source))
+        nb.cells = [c for c in nb.cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id") not in plan.delete]
     nbformat.write(nb, path)
 
 
+def place_submission(course: Path, assignment: str, student: str):
+    """A submission where `collect` leaves it: submitted/STUDENT/ASSIGNMENT/."""
+    folder = course / "submitted" / student / assignment
+    shutil.copytree(course / "release" / assignment, folder)
+    for path in folder.glob("*.ipynb"):
+        fill_in(path, assignment, student)
+    (folder / "timestamp.txt").write_text("2026-01-01 12:00:00.000000 UTC")
+
+
 def autograded_points(assignment: str) -> float:
-    """Points of the code cells nbgrader grades by itself (written answers wait for a
-    person, and score 0 until then)."""
-    source = next((ROOT / "exercises" / "source" / assignment).glob("*.ipynb"))
-    return sum(c.metadata["nbgrader"]["points"] for c in nbformat.read(source, 4).cells
-               if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code")
+    return sum(graded_cells(assignment).values())
+
+
+def cell_scores(course: Path, assignment: str, student: str) -> dict:
+    """grade_id -> score of each autograded cell, from nbgrader's gradebook."""
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gradebook:
+        notebook = gradebook.find_submission_notebook(assignment, assignment, student)
+        return {grade.name: grade.score for grade in notebook.grades
+                if grade.name in graded_cells(assignment)}
+
+
+def run_pipeline(course: Path, assignments: list, env: dict, homes: Path) -> dict:
+    """generate, release, (fetch, submit, collect), autograde, feedback and export for these
+    assignments in this course; the assignment's autograde log for each."""
+    exchange = ["--course", COURSE_ID, f"--Exchange.root={course / 'exchange'}"]
+    for assignment in assignments:
+        nbgrader_run(course, "generate_assignment", assignment, "--create", env=env)
+        nbgrader_run(course, "release_assignment", assignment, env=env)
+    for assignment in assignments:
+        for student in STUDENTS:
+            if student in THROUGH_THE_EXCHANGE:
+                home = homes / student                     # created by the first fetch
+                nbgrader_run(home, "fetch_assignment", assignment, *exchange, env=env)
+                for path in (home / assignment).glob("*.ipynb"):
+                    fill_in(path, assignment, student)
+                nbgrader_run(home, "submit", assignment, "--student", student, *exchange,
+                             env=env)
+        # All fake students are this one OS user: nbgrader's owner check would warn.
+        nbgrader_run(course, "collect", assignment, "--CollectApp.check_owner=False", env=env)
+        for student in STUDENTS + EXTRA_STUDENTS:
+            if student not in THROUGH_THE_EXCHANGE:
+                place_submission(course, assignment, student)
+    logs = {}
+    if SLEEPER[0] in assignments:
+        # A student whose cell sleeps past a short time-out, graded first and on its own.
+        assignment, student, timeout = SLEEPER
+        place_submission(course, assignment, student)
+        for path in (course / "submitted" / student / assignment).glob("*.ipynb"):
+            nb = nbformat.read(path, 4)
+            [index] = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {})
+                       .get("grade_id") == LAST_TEST[assignment]]
+            nb.cells.insert(index, nbformat.v4.new_code_cell("import time\n\ntime.sleep(60)"))
+            nbformat.write(nb, path)
+        logs["sleeper"] = nbgrader_run(course, "autograde", assignment, "--student", student,
+                                       f"--Execute.timeout={timeout}", expect_ok=False,
+                                       env=env)
+    for assignment in assignments:
+        logs[assignment] = nbgrader_run(course, "autograde", assignment, env=env).stdout
+        nbgrader_run(course, "generate_feedback", assignment, env=env)
+    nbgrader_run(course, "export", env=env)
+    return logs
 
 
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("pipeline") / "course")
-    exchange = ["--course", "sgd-frequency-bias", f"--Exchange.root={course / 'exchange'}"]
-    assignments = [p.parent.name for p in SOURCES]
-    for assignment in assignments:
-        nbgrader_run(course, "generate_assignment", assignment, "--create")
-        nbgrader_run(course, "release_assignment", assignment)
-    for student in STUDENTS:
-        home = tmp_path_factory.mktemp(student)
-        for assignment in assignments:
-            nbgrader_run(home, "fetch_assignment", assignment, *exchange)
-            for path in (home / assignment).glob("*.ipynb"):
-                fill_in(path, assignment, student)
-            nbgrader_run(home, "submit", assignment, "--student", student, *exchange)
-    logs = {}
-    for assignment in assignments:
-        # All fake students are this one OS user: nbgrader's owner check would warn.
-        nbgrader_run(course, "collect", assignment, "--CollectApp.check_owner=False")
-        logs[assignment] = nbgrader_run(course, "autograde", assignment).stdout
-        nbgrader_run(course, "generate_feedback", assignment)
-    nbgrader_run(course, "export")
-    with open(course / "grades.csv", newline="") as handle:
-        grades = {(row["assignment"], row["student_id"]): row for row in csv.DictReader(handle)}
-    return course, grades, logs
+    """The four assignments graded in two courses at once (two cores): course_of, the
+    exported grades, the autograde logs, and the time-out run's result."""
+    from concurrent.futures import ThreadPoolExecutor
+    groups = [ASSIGNMENTS[0::3], ASSIGNMENTS[1:3]]         # ex1 + ex4, ex2 + ex3
+    assert sorted(a for group in groups for a in group) == sorted(ASSIGNMENTS)
+    top = tmp_path_factory.mktemp("pipeline")
+    # The students' submission cache (nbgrader's, under the Jupyter data folder) stays here.
+    env = dict(os.environ, JUPYTER_DATA_DIR=str(top / "jupyter-data"))
+    courses = [make_course(top / f"course{i}") for i in range(len(groups))]
+    with ThreadPoolExecutor(len(groups)) as pool:
+        runs = [pool.submit(run_pipeline, course, group, env, top / f"homes{i}")
+                for i, (course, group) in enumerate(zip(courses, groups))]
+        results = [run.result() for run in runs]
+    course_of, grades, logs = {}, {}, {}
+    for course, group, result in zip(courses, groups, results):
+        course_of.update(dict.fromkeys(group, course))
+        logs.update(result)
+        with open(course / "grades.csv", newline="") as handle:
+            grades.update({(row["assignment"], row["student_id"]): row
+                           for row in csv.DictReader(handle)})
+    return course_of, grades, logs, logs.pop("sleeper")
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
+def test_nbgrader_makes_the_same_student_version(graded_course, path):
+    course = graded_course[0][path.parent.name]
+    theirs = nbformat.read(course / "release" / path.parent.name / path.name, as_version=4)
+    release = ROOT / "exercises" / "release" / path.parent.name / path.name
+    ours = nbformat.read(release, as_version=4)
+    assert [c.source for c in theirs.cells] == [c.source for c in ours.cells]
+    for mine, its in zip(ours.cells, theirs.cells):
+        for key in ("deletable", "editable"):
+            assert mine.metadata.get(key, True) == its.metadata.get(key, True), \
+                (key, mine.source[:40])
+        assert mine.metadata.get("nbgrader", {}).get("grade_id") == \
+            its.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def documented_text() -> str:
+    return (ROOT / "INSTRUCTORS.md").read_text(encoding="utf-8")
 
 
 def documented_scores() -> dict:
     """INSTRUCTORS.md's table of what the pipeline grades: assignment -> (correct, with
     the slip, untouched, written answers). The test holds the text to the results."""
-    text = (ROOT / "INSTRUCTORS.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `(ex\d-[\w-]+)` \| [^|]+ \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$",
-                      text, flags=re.MULTILINE)
+                      documented_text(), flags=re.MULTILINE)
     return {name: tuple(float(v) for v in values) for name, *values in rows}
 
 
-@pytest.mark.parametrize("assignment", [p.parent.name for p in SOURCES])
+def documented_extra_scores() -> dict:
+    """INSTRUCTORS.md's second table: assignment -> (cheat, copier, warns, exits / crasher /
+    deleter)."""
+    rows = re.findall(r"^\| `(ex\d-[\w-]+)` \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$",
+                      documented_text(), flags=re.MULTILINE)
+    return {name: tuple(float(v) for v in values) for name, *values in rows}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_pipeline_scores_full_partial_and_zero(graded_course, assignment):
-    _, grades, _ = graded_course
+    _, grades, _, _ = graded_course
     full = autograded_points(assignment)
     scores = {student: float(grades[assignment, student]["score"]) for student in STUDENTS}
     assert scores["correct"] == full, scores
@@ -200,10 +657,35 @@ def test_pipeline_scores_full_partial_and_zero(graded_course, assignment):
         "INSTRUCTORS.md's table of pipeline scores differs from what nbgrader gave"
 
 
-@pytest.mark.parametrize("assignment", [p.parent.name for p in SOURCES])
+@pytest.mark.parametrize("student", EXTRA_STUDENTS)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_pipeline_costs_exactly_the_cells_concerned(graded_course, assignment, student):
+    """A cheat scores 0 on each cell it cheats and full points on the others; a NumPy
+    warning costs only the cell whose values are wrong; exit(), os._exit and a deleted
+    test cell cost nothing."""
+    course = graded_course[0][assignment]
+    points = graded_cells(assignment)
+    scores = cell_scores(course, assignment, student)
+    lost = EXTRA[assignment][student].lost
+    expected = {cell: 0.0 if cell in lost else float(value) for cell, value in points.items()}
+    assert scores == expected, {cell: (scores.get(cell), expected[cell]) for cell in points
+                                if scores.get(cell) != expected[cell]}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_pipeline_extra_scores_are_documented(graded_course, assignment):
+    _, grades, _, _ = graded_course
+    scores = {student: float(grades[assignment, student]["score"])
+              for student in EXTRA_STUDENTS}
+    assert scores["exits"] == scores["crasher"] == scores["deleter"]
+    assert documented_extra_scores()[assignment] == (
+        scores["cheat"], scores["copier"], scores["warns"], scores["exits"]), \
+        "INSTRUCTORS.md's table of the other students' scores differs from nbgrader's"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_pipeline_feedback_shows_no_hidden_test(graded_course, assignment):
-    import html
-    course, _, _ = graded_course
+    course = graded_course[0][assignment]
     source = next((ROOT / "exercises" / "source" / assignment).glob("*.ipynb"))
     hidden, visible = [], []
     for cell in nbformat.read(source, 4).cells:
@@ -213,7 +695,8 @@ def test_pipeline_feedback_shows_no_hidden_test(graded_course, assignment):
                        .split("\n") if len(line.strip()) > 20]
             visible += [line.strip() for line in before.split("\n") if len(line.strip()) > 20]
     assert hidden and visible
-    for student in STUDENTS:
+    for student in STUDENTS + EXTRA_STUDENTS:
+        # Every student gets a page, those whose notebook exited or crashed included.
         page = course / "feedback" / student / assignment / f"{assignment}.html"
         text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
         # The visible checks are there (so the search below can find code in this page) …
@@ -222,24 +705,114 @@ def test_pipeline_feedback_shows_no_hidden_test(graded_course, assignment):
         assert not [line for line in hidden if line in text], (student, assignment)
 
 
+def need_a_look(log: str) -> dict:
+    """student -> the reasons the wrapper gives under "Students whose notebooks need a
+    look" (empty when it names nobody)."""
+    _, _, section = log.partition("Students whose notebooks need a look:")
+    named = re.findall(r"^  (\S+) \([\w-]+\): (.*)$", section, flags=re.MULTILINE)
+    return dict(named)
+
+
 def test_pipeline_logs_only_expected_warnings(graded_course):
-    _, _, logs = graded_course
+    _, _, logs, _ = graded_course
     for assignment, log in logs.items():
-        assert "READ THIS" not in log, (assignment, log[-2000:])
+        assert "READ THIS (not an expected line)" not in log, (assignment, log[-2000:])
         assert "checksum of a test cell with hidden tests" in log, assignment
+        assert "Kernel is running over TCP" in log            # counted, not shown
+        assert "talks over local TCP" in log.rpartition("expected warnings:")[2]
+
+
+def test_pipeline_names_the_students_whose_notebooks_need_a_look(graded_course):
+    """The audit and the crash log name each cheat, exit, crash and deleted cell; the
+    honest students and the slips are not named."""
+    _, _, logs, _ = graded_course
+    for assignment, log in logs.items():
+        named = need_a_look(log)
+        assert set(named) == NEED_A_LOOK, (assignment, named)
+        assert "deleted" in named["deleter"]
+        assert "exit(" in named["exits"]
+        assert "ended the kernel" in named["crasher"] and "os._exit" in named["crasher"]
+        assert "reaches into the grading" in named["cheat"]
+        assert "reaches into the grading" in named["copier"]
+        assert f"student 'cheat', assignment '{assignment}'" in log     # under READ THIS
+
+
+def test_a_time_out_costs_its_cell_and_names_the_student(graded_course):
+    course_of, grades, _, sleeper = graded_course
+    assignment, student, timeout = SLEEPER
+    course = course_of[assignment]
+    assert sleeper.returncode == 0, sleeper.stdout[-3000:] + sleeper.stderr[-3000:]
+    named = need_a_look(sleeper.stdout)
+    assert list(named) == [student], named
+    assert f"timed out after {timeout} s" in named[student]
+    # The cell that slept is not graded; every graded cell, the one after it included, is.
+    assert float(grades[assignment, student]["score"]) == autograded_points(assignment)
+    assert (course / "feedback" / student / assignment / f"{assignment}.html").is_file()
 
 
 def test_nbgrader_run_fails_loudly(graded_course, tmp_path):
-    course, _, _ = graded_course
-    assignment = SOURCES[0].parent.name
-    exchange = ["--course", "sgd-frequency-bias", f"--Exchange.root={course / 'exchange'}"]
-    nbgrader_run(tmp_path, "fetch_assignment", assignment, *exchange)
-    notebook = next((tmp_path / assignment).glob("*.ipynb"))
+    assignment = ASSIGNMENTS[0]
+    course = graded_course[0][assignment]
+    exchange = ["--course", COURSE_ID, f"--Exchange.root={course / 'exchange'}"]
+    env = dict(os.environ, JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"))
+    home = tmp_path / "renamer"                          # does not exist yet: created
+    nbgrader_run(home, "fetch_assignment", assignment, *exchange, env=env)
+    notebook = next((home / assignment).glob("*.ipynb"))
     notebook.rename(notebook.with_name("my-answers.ipynb"))        # a renamed notebook
-    done = nbgrader_run(tmp_path, "submit", assignment, "--student", "renamer", *exchange,
-                        expect_ok=False)
+    done = nbgrader_run(home, "submit", assignment, "--student", "renamer", *exchange,
+                        expect_ok=False, env=env)
     assert done.returncode == 1 and "lacks an assignment notebook" in done.stderr
-    done = nbgrader_run(course, "autograde", "no-such-exercise", expect_ok=False)
+    done = nbgrader_run(course, "autograde", "no-such-exercise", expect_ok=False, env=env)
     assert done.returncode != 0 and "FAILED" in done.stderr
-    done = nbgrader_run(tmp_path / "nowhere", "autograde", assignment, expect_ok=False)
+    done = nbgrader_run(tmp_path / "nowhere", "autograde", assignment, expect_ok=False,
+                        env=env)
     assert done.returncode == 2 and "make course" in done.stderr
+
+
+# --- INSTRUCTORS.md's commands, run as written ---------------------------------------------
+
+def trial_blocks() -> list[list[str]]:
+    """The ```bash blocks of INSTRUCTORS.md's section on a trial run, as lists of commands."""
+    text = documented_text()
+    section = text.partition("### A trial on one machine")[2].partition("\n## ")[0]
+    section = section.partition("\n### ")[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    return [[line for line in block.split("\n") if line.strip() and
+             not line.lstrip().startswith("#")] for block in blocks]
+
+
+def test_the_documented_trial_runs_as_written(tmp_path):
+    """INSTRUCTORS.md's trial, command by command, from a folder that stands for the
+    repository's root (its Makefile, scripts and instructor environment, linked)."""
+    blocks = trial_blocks()
+    assert len(blocks) == 2, "the trial has two blocks: before and after alice's work"
+    commands = [line for block in blocks for line in block]
+    assert any("fetch_assignment" in c and "--Exchange.root=$PWD/course/exchange" in c
+               for c in commands)
+    assert any("submit" in c and "--student alice" in c for c in commands)
+    assert any("release_feedback" in c for c in commands)
+    assert any("fetch_feedback" in c and "--student alice" in c for c in commands)
+    for name in ("Makefile", "pyproject.toml", "scripts", ".venv-instructor"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    env = dict(os.environ, JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"))
+    env.pop("MAKEFLAGS", None)
+
+    def run(command):
+        done = subprocess.run(command, shell=True, executable="/bin/bash", cwd=tmp_path,
+                              env=env, capture_output=True, text=True)
+        assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
+
+    for command in blocks[0]:
+        run(command)
+    # alice works on her copy: the correct solutions.
+    [notebook] = (tmp_path / "alice" / "ex1-adam-update").glob("*.ipynb")
+    fill_in(notebook, "ex1-adam-update", "correct")
+    for command in blocks[1]:
+        run(command)
+    # The feedback lands where INSTRUCTORS.md says, and holds alice's score.
+    [page] = (tmp_path / "alice" / "ex1-adam-update" / "feedback").glob(
+        "*/ex1-adam-update.html")
+    assert "alice/ex1-adam-update/feedback/" in documented_text()
+    full = autograded_points("ex1-adam-update")
+    text = re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8"))
+    assert re.search(rf"Score:\s*{full:g}(\.0)?\s*/", text), text[:500]

@@ -1,10 +1,15 @@
-"""scripts/nbgrader_run.py sorts nbgrader's log: expected lines are counted, failures
-make `make nbgrader` exit 1 (even where nbgrader itself exits 0), the rest is shown.
-Here on log lines as nbgrader 0.9 writes them, without nbgrader; the instructor tests
-(tests/test_nbgrader.py) run it on nbgrader itself."""
+"""scripts/nbgrader_run.py sorts nbgrader's log: expected lines are counted, student-level
+lines name the student without failing the step, failures make `make nbgrader` exit 1
+(even where nbgrader itself exits 0), the rest is shown; after `autograde` it audits the
+submissions against the release. Here on log lines as nbgrader 0.9 writes them and on
+small notebooks, without nbgrader; the instructor tests (tests/test_nbgrader.py) run it
+on nbgrader itself."""
 
 import sys
 from pathlib import Path
+
+import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -17,7 +22,6 @@ def test_hidden_test_cells_are_read_from_the_sources(tmp_path):
     (tmp_path / "source").symlink_to(ROOT / "exercises" / "source")
     cells = nbgrader_run.hidden_test_cells(tmp_path)
     assert {"ex1-adam-moments-tests", "ex3-adagrad-pure-tests", "ex4-loss-tests"} <= cells
-    assert "ex2-stability-tests" not in cells          # a check cell without hidden tests
 
 
 def test_expected_lines_are_counted():
@@ -27,10 +31,17 @@ def test_expected_lines_are_counted():
            "[CollectApp | WARNING] ",
            "    /x/exchange/inbound/bob+ex1 claims to be submitted by bob but is owned by root; "
            "cheating attempt?",
-           "    you may disable this warning by unsetting the option CollectApp.check_owner"]
-    expected, failures, others = nbgrader_run.classify(log, HIDDEN)
-    assert failures == [] and others == []
-    assert sum(expected.values()) == 2
+           "    you may disable this warning by unsetting the option CollectApp.check_owner",
+           "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All "
+           "communication (including code and outputs) is sent in plain text",
+           "[AutogradeApp | WARNING] Missing grade cell ex1-adam-update-tests encountered, "
+           "adding to notebook",
+           "/x/nbformat/validator.py:434: MissingIDFieldWarning: Cell is missing an id field, "
+           "this will become a hard error in future nbformat versions."]
+    result = nbgrader_run.classify(log, HIDDEN)
+    assert result.failures == [] and result.others == [] and result.students == []
+    assert sum(result.expected.values()) == 5
+    assert any("TCP" in meaning for meaning in result.expected)
 
 
 def test_errors_and_silent_failures_fail():
@@ -40,21 +51,171 @@ def test_errors_and_silent_failures_fail():
            "for assignment ex1:",
            "[CollectApp | WARNING] No submissions of 'ex9' for course 'c' to collect",
            "[AutogradeApp | WARNING] Skipping unknown notebook: /x/renamed.ipynb"]
-    _, failures, _ = nbgrader_run.classify(log, HIDDEN)
-    assert len(failures) == 4
-    assert failures[0].startswith("ERROR")
+    result = nbgrader_run.classify(log, HIDDEN)
+    assert len(result.failures) == 4
+    assert result.failures[0].startswith("ERROR")
 
 
-def test_a_checksum_change_on_a_cell_without_hidden_tests_is_shown():
+def test_a_checksum_change_on_a_cell_without_hidden_tests_is_counted_apart():
     log = ["[AutogradeApp | WARNING] Attribute 'checksum' for cell ex2-stability-tests has "
            "changed! (should be: 1, got: 2)",
            "[AutogradeApp | WARNING] Something nbgrader has never said before"]
-    expected, failures, others = nbgrader_run.classify(log, HIDDEN)
-    assert not expected and not failures
-    assert "locked cell was edited" in others[0] and "never said" in others[1]
+    result = nbgrader_run.classify(log, HIDDEN)
+    assert not result.failures
+    assert result.expected == {nbgrader_run.EDITED: 1}     # the audit names the student
+    assert result.others == ["Something nbgrader has never said before"]
+
+
+# A time-out in alice's notebook and a crash in bob's, as the course's grading plugin and
+# nbclient log them during `autograde`.
+STUDENT_LOG = [
+    "[AutogradeApp | INFO] Sanitizing /c/submitted/alice/ex1-adam-update/ex1-adam-update.ipynb",
+    "[AutogradeApp | INFO] Autograding /c/autograded/alice/ex1-adam-update/ex1-adam-update.ipynb",
+    "[AutogradeApp | WARNING] STUDENT-LEVEL: student 'alice', assignment 'ex1-adam-update': "
+    "cell 'ex1-run' timed out after 120 s; it was interrupted (0 points if graded), the other "
+    "cells were graded",
+    "[AutogradeApp | ERROR] Timeout waiting for execute reply (120s).",
+    "[AutogradeApp | ERROR] Interrupting kernel",
+    "[AutogradeApp | INFO] Sanitizing /c/submitted/bob/ex1-adam-update/ex1-adam-update.ipynb",
+    "[AutogradeApp | INFO] Autograding /c/autograded/bob/ex1-adam-update/ex1-adam-update.ipynb",
+    "[AutogradeApp | ERROR] Kernel died while waiting for execute reply.",
+    "[AutogradeApp | WARNING] STUDENT-LEVEL: student 'bob', assignment 'ex1-adam-update': "
+    "cell #11 (no grade_id) ended the kernel (os._exit, a crash, or a killed process); the "
+    "notebook was run again without it (it scores 0 if graded), the other cells were graded",
+]
+
+
+def test_student_level_lines_name_the_student_and_do_not_fail():
+    result = nbgrader_run.classify(STUDENT_LOG, HIDDEN)
+    assert result.failures == [] and result.others == []
+    assert [(s, a) for s, a, _ in result.students] == [("alice", "ex1-adam-update"),
+                                                       ("bob", "ex1-adam-update")]
+    assert "timed out after 120 s" in result.students[0][2]
+    assert "ended the kernel" in result.students[1][2]
+    looks = nbgrader_run.need_a_look(result.students, [])
+    assert looks[0].startswith("alice (ex1-adam-update): cell 'ex1-run' timed out")
+    assert looks[1].startswith("bob (ex1-adam-update): cell #11")
+
+
+def test_nbclient_lines_alone_still_name_the_student():
+    """Graded without the course's plugin: nbclient's lines, and the file being graded."""
+    log = [line for line in STUDENT_LOG if "STUDENT-LEVEL" not in line]
+    result = nbgrader_run.classify(log, HIDDEN)
+    assert result.failures == []
+    assert {s for s, _, _ in result.students} == {"alice", "bob"}
+
+
+def test_a_real_error_during_autograde_still_fails():
+    log = STUDENT_LOG + ["[AutogradeApp | ERROR] There was an error processing assignment: "
+                         "/c/submitted/bob/ex1-adam-update"]
+    assert len(nbgrader_run.classify(log, HIDDEN).failures) == 1
+
+
+@pytest.mark.parametrize("code, found", [
+    ("def f(x):\n    sys.setprofile(None)\n    return helpers.adagrad(0.1)", ["sys.setprofile"]),
+    ("exec(compile(inspect.getsource(helpers.adam_update), 'x', 'exec'))",
+     ["inspect.getsource", "exec(", "compile("]),
+    ("grading.check_adam_moments = lambda *a, **k: 'ok'", ["an assignment to grading.…"]),
+    ("helpers.grading.check_x = print", ["an assignment to grading.…",
+                                         "an assignment to helpers.…"]),
+    ("setattr(grading, 'check_x', print)", ["setattr on grading or helpers"]),
+    ("import builtins\nbuiltins.print = len", ["builtins"]),
+    ("import os\nos._exit(1)", ["os._exit"]),
+    ("exit()", ["exit("]),
+    ("quit()", ["quit("]),
+    ("import sys\nsys.exit(1)", ["exit("]),
+    ("f.__code__ = g.__code__", ["__code__"]),
+    ("import importlib\nimportlib.reload(helpers)", ["importlib"]),
+    ("from runpy import run_path", ["runpy"]),
+    ("print(_hidden)", ["_hidden"]),
+    ("sys.modules['helpers.grading'] = None", ["sys.modules"]),
+    ("import ctypes", ["ctypes"]),
+])
+def test_the_audit_finds_code_that_reaches_into_the_grading(code, found):
+    assert nbgrader_run.reaches_into_grading(code) == found
+
+
+@pytest.mark.parametrize("code", [
+    "def adam_step(w, g, m, v, t):\n    return w - 0.1 * g, m, v  # no exec( here",
+    "pattern = re.compile('a')\nmodel.eval()\nx = grading.check_adam_step(f)",
+    "if grading.passes(check) == True:\n    pass",
+    "np.add.at(grad, previous, probabilities)\nhelpers_seen = 1",
+])
+def test_the_audit_leaves_ordinary_code_alone(code):
+    assert nbgrader_run.reaches_into_grading(code) == []
+
+
+def _notebook(path: Path, cells):
+    nb = nbformat.v4.new_notebook()
+    for kind, source, nbgrader in cells:
+        cell = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(
+            source)
+        if nbgrader:
+            cell.metadata["nbgrader"] = nbgrader
+        nb.cells.append(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+RELEASE = [
+    ("markdown", "# Ex", {"grade_id": "intro", "locked": True, "grade": False,
+                          "solution": False}),
+    ("code", "from helpers import grading", {"grade_id": "setup", "locked": True,
+                                             "grade": False, "solution": False}),
+    ("code", "def f():\n    raise NotImplementedError()",
+     {"grade_id": "f", "locked": False, "grade": False, "solution": True}),
+    ("code", "print(grading.check_f(f))", {"grade_id": "f-tests", "locked": True,
+                                           "grade": True, "solution": False, "points": 2}),
+    ("code", "print(grading.check_g(f))", {"grade_id": "g-tests", "locked": True,
+                                           "grade": True, "solution": False, "points": 1}),
+]
+
+
+def test_the_audit_compares_a_submission_with_the_release(tmp_path):
+    course = tmp_path / "course"
+    _notebook(course / "release" / "ex" / "ex.ipynb", RELEASE)
+    honest = [list(cell) for cell in RELEASE]
+    honest[2][1] = "def f():\n    return 1"
+    _notebook(course / "submitted" / "honest" / "ex" / "ex.ipynb", honest)
+    cheat = [list(cell) for cell in RELEASE]
+    cheat[2][1] = "import sys\ndef f():\n    sys.setprofile(None)\n    return 1"
+    cheat[3][1] = "print('ok')  # the check, edited"
+    del cheat[4]                                                   # a test cell deleted
+    cheat.append(["code", "grading.check_f = lambda *a: 'ok'\nexit()", None])   # added
+    _notebook(course / "submitted" / "cheat" / "ex" / "ex.ipynb", cheat)
+    findings = nbgrader_run.audit(course, "ex")
+    assert {f.student for f in findings} == {"cheat"}
+    by_cell = {f.cell: f.text for f in findings}
+    assert "sys.setprofile" in by_cell["f"]
+    assert "locked cell was edited" in by_cell["f-tests"]
+    assert "deleted" in by_cell["g-tests"] and "puts it back" in by_cell["g-tests"]
+    added = by_cell["#5 (no grade_id)"]
+    assert "an assignment to grading" in added and "exit(" in added
+    looks = nbgrader_run.need_a_look([], findings)
+    assert len(looks) == 1 and looks[0].startswith("cheat (ex): ")
+    assert nbgrader_run.audit(course, "other") == []
+    assert nbgrader_run.audit(course, "ex", "honest") == []
+    assert nbgrader_run.audit(course, None, "cheat") == findings
 
 
 def test_a_folder_without_a_course_is_refused(tmp_path, capsys):
     assert nbgrader_run.main([str(tmp_path), "autograde", "ex1-adam-update"]) == 2
     assert "make course" in capsys.readouterr().err
     assert nbgrader_run.main([str(tmp_path)]) == 2
+
+
+def test_the_assignment_is_read_from_the_command_line():
+    assert nbgrader_run._assignment_argument(["autograde", "ex1", "--force"]) == "ex1"
+    assert nbgrader_run._assignment_argument(["autograde", "--assignment=ex2"]) == "ex2"
+    assert nbgrader_run._assignment_argument(["autograde", "--force"]) is None
+    assert nbgrader_run._option(["autograde", "ex1", "--student", "bob"], "student") == "bob"
+    assert nbgrader_run._option(["autograde", "ex1", "--student=amy"], "student") == "amy"
+
+
+def test_a_students_folder_is_created_for_the_students_commands(tmp_path, capsys):
+    """fetch_assignment and friends run in a student's folder, which need not exist yet
+    (without nbgrader installed, as here, nbgrader itself then fails: not status 2)."""
+    folder = tmp_path / "alice"
+    assert nbgrader_run.main([str(folder), "list", "--course", "c"]) != 2
+    assert folder.is_dir()
+    capsys.readouterr()
