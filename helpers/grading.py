@@ -292,6 +292,29 @@ def _adam_result(result, shape, context: str = "", checked: str = "wmv") -> tupl
                  for r, n in zip(result, "wmv"))
 
 
+def _adam_order(result, expected_m, expected_v, t: int) -> None:
+    """Fails first when adam_step returns the right moments in the wrong places, e.g.
+    (m, v, w): every later message would otherwise compare the wrong arrays."""
+    if not isinstance(result, tuple) or len(result) != 3:
+        return
+    arrays = []
+    for item in result:
+        try:
+            arrays.append(np.asarray(item, dtype=float))
+        except (TypeError, ValueError):
+            return
+    def holds(k, expected) -> bool:
+        return arrays[k].shape == np.shape(expected) and bool(
+            np.allclose(arrays[k], expected, rtol=1e-9, atol=1e-15))
+
+    places = ("first", "second", "third")
+    for name, expected, home in (("m", expected_m, 1), ("v", expected_v, 2)):
+        elsewhere = [k for k in range(3) if k != home and holds(k, expected)]
+        if elsewhere and not holds(home, expected):
+            _fail(f"at step t = {t}, adam_step returns the new {name} as its "
+                  f"{places[elsewhere[0]]} array: return (new_w, new_m, new_v), in this order")
+
+
 def _adam_w_variants(w, m_new, v_new, t, lr, beta1, beta2, eps):
     """The new w that a correct update and the usual wrong ones give from the new m, v."""
     m_hat, v_hat = m_new / (1 - beta1 ** t), v_new / (1 - beta2 ** t)
@@ -331,6 +354,7 @@ def check_adam_moments(adam_step: Callable, hyperparameters: dict | None = None,
     m, v = np.zeros(6), np.zeros(6)
     inputs = [a.copy() for a in (w, g, m, v)]
     result = _call(adam_step, "adam_step", w, g, m, v, 1, **hp, own_work=True)
+    _adam_order(result, (1 - beta1) * g, (1 - beta2) * g * g, 1)
     # Only m and v are this part's business: w may be anything here (part A2 checks it).
     _, new_m, new_v = _adam_result(result, (6,), checked="mv")
     if any(not np.array_equal(a, b) for a, b in zip((w, g, m, v), inputs)):
@@ -380,6 +404,8 @@ def check_adam_update(adam_step: Callable, hyperparameters: dict | None = None,
         g[4] = 0.0
         result = _call(adam_step, "adam_step", w, g, m.copy(), v.copy(), t, **hp,
                        own_work=True)
+        _adam_order(result, hp["beta1"] * m + (1 - hp["beta1"]) * g,
+                    hp["beta2"] * v + (1 - hp["beta2"]) * g * g, t)
         got_w, new_m, new_v = _adam_result(result, (6,), checked="mv")
         if np.any(new_v < 0):
             _fail(f"at step {t} your v has negative entries ({_fmt(new_v)}); v averages "
@@ -503,13 +529,12 @@ def _typical_rate_slips(q: float, g: float, lr: float) -> dict:
     """What the usual wrong answers give, and the hint each gets (no answer in them)."""
     return {
         "q, not sqrt(q)": (lr / (q * abs(g)),
-                           "v averages g**2 over all steps, so it scales with q, not q**2: "
-                           "take the square root of the whole average"),
+                           "v averages g**2 over all steps, so it scales with q, not q**2"),
         "no q": (lr / abs(g), "the zero steps count too: v averages g**2 over every step, "
                               "those without a gradient included"),
         "sqrt of |g|": (lr / np.sqrt(q * abs(g)),
-                        "v averages the *squared* gradient, so its square root grows like "
-                        "|g|, not like sqrt(|g|)"),
+                        "v averages the *squared* gradient: check how the rate depends on "
+                        "the size of g"),
         "no g": (lr / np.sqrt(q), "v holds g**2, so the rate depends on how large g is"),
         "sign": (lr / (np.sqrt(q) * g), "a rate is positive whatever the sign of g: v "
                                         "holds g**2"),
@@ -547,17 +572,17 @@ def check_typical_effective_lr(typical_effective_lr: Callable) -> str:
         _fail(f"{case} your typical_effective_lr is {_number(value)}, more than 10% {side} "
               f"the typical effective rate of a simulation of v (the median of "
               f"lr / (sqrt(v_hat) + eps) over steps 10,001 to 20,000, averaged over 8 "
-              f"streams). Work out what v averages over many steps, then take "
-              f"lr / sqrt(that).")
+              f"streams). Work out what v averages over many steps.")
     return ("typical_effective_lr: within 10% of the simulated typical rate ("
             + "; ".join(shown) + ").")
 
 
-def simulated_typical_rates(cases) -> list:
-    """The simulated typical effective rates for ``cases``, a list of (q, g, lr), as
-    :func:`check_typical_effective_lr` measures them (for the cell after the check)."""
+def simulated_typical_rates(cases, streams: int = 64) -> list:
+    """The simulated typical effective rates for ``cases``, a list of (q, g, lr), measured
+    as :func:`check_typical_effective_lr` measures them but averaged over ``streams``
+    streams (the check uses 8), for the cell after the check."""
     cases = tuple((float(q), float(g), float(lr)) for q, g, lr in cases)
-    return list(_typical_rate_simulated(cases))
+    return list(_typical_rate_simulated(cases, n_seeds=int(streams)))
 
 
 # --- exercise 2: predicting SGD, and where it diverges ----------------------------------
@@ -1016,33 +1041,88 @@ def _hard_world(frequencies, seeds, n_steps):
     return _hard_world_outcome(tuple(values), tuple(int(s) for s in seeds), int(n_steps))
 
 
+# A world can pass part C on the check's five seeds by luck, and fail the hidden test on
+# five others. Measured with the hidden tests' simulator, over 30 sets of 5 streams on
+# 161 worlds (eleven, five, three,
+# six or one frequent tokens, or the tutorial's five, plus one rare token of p = 1e-6 to
+# 0.03): a world that passed both checks on one set failed on another set in 25% of
+# cases in all, but in 0.8% (at most 17% for one world) when its rarest token was
+# expected in 20 batches or more, Adam's worst error was at most 0.35 of tuned SGD's,
+# and tuned SGD's worst at least 0.6; with 30 batches or more, in 0.1% (at most 7%).
+# Below these margins a passing check adds a note (tests/test_grading.py).
+_THIN_BATCHES = 30           # the rarest token expected in fewer batches than this
+_THIN_RATIO = 0.35           # Adam's worst error above this share of tuned SGD's
+_THIN_SGD = 0.6              # tuned SGD's worst error below this (C1 needs above 0.5)
+
+
+def _rarest_batches(frequencies, n_steps: int) -> tuple:
+    """The rarest frequency, and the number of the run's batches expected to hold it."""
+    rarest = float(np.min(np.asarray(frequencies, dtype=float)))
+    return rarest, n_steps * (1 - (1 - rarest) ** REFERENCE.batch_size)
+
+
+def _thin_margin(reasons: list) -> str:
+    if not reasons:
+        return ""
+    return ("\nNote: this passes here, but the margin is thin: other seeds may not (the "
+            "hidden test uses other seeds): " + "; ".join(reasons) + ".")
+
+
 @_quiet
 def check_hard_world_sgd_fails(frequencies, seeds=range(5),
                                n_steps: int = REFERENCE.n_steps) -> str:
     """Part C1: SGD, at its best of seven rates below the stability limit, leaves some
-    token more than 0.5 from its target (mean final error over the seeds)."""
+    token more than 0.5 from its target (mean final error over the seeds). A pass adds a
+    note when tuned SGD's worst error is close to 0.5 (below ``_THIN_SGD``)."""
     limit, lrs, worst_sgd, best, _ = _hard_world(frequencies, seeds, n_steps)
     if worst_sgd[best] <= 0.5:
         _fail(f"tuned SGD copes with this world: at lr {lrs[best]:.3g} (its best below the "
               f"stability limit {limit:.3g}) every token ends within {worst_sgd[best]:.3f} of "
               f"its target on average. Make one token rarer, or the others more frequent.")
+    reasons = []
+    if worst_sgd[best] < _THIN_SGD:
+        reasons.append(f"tuned SGD's worst token ends {worst_sgd[best]:.2f} from its target, "
+                       f"close to the 0.5 this check needs (make the rare token a little "
+                       f"rarer, or the others more frequent)")
     return (f"tuned SGD (lr {lrs[best]:.3g}, best of 7 below the limit {limit:.3g}) leaves a "
-            f"token {worst_sgd[best]:.2f} from its target.")
+            f"token {worst_sgd[best]:.2f} from its target." + _thin_margin(reasons))
 
 
 @_quiet
 def check_hard_world_adam_learns(frequencies, seeds=range(5),
                                  n_steps: int = REFERENCE.n_steps) -> str:
     """Part C2: Adam at lr 0.05 does at least twice as well as tuned SGD: its worst token
-    ends (mean final error over the seeds) less than half as far from its target."""
+    ends (mean final error over the seeds) less than half as far from its target. A pass
+    adds a note when the margin is thin: the rarest token expected in fewer than
+    ``_THIN_BATCHES`` of the run's batches, or Adam's worst error above ``_THIN_RATIO`` of
+    tuned SGD's."""
     _, _, worst_sgd, best, adam_error = _hard_world(frequencies, seeds, n_steps)
+    rarest, batches = _rarest_batches(frequencies, n_steps)
     if adam_error.max() >= 0.5 * worst_sgd[best]:
-        _fail(f"Adam (lr 0.05) does not do much better: its worst token ends "
-              f"{adam_error.max():.3f} from the target, against tuned SGD's "
-              f"{worst_sgd[best]:.3f} (needed: less than half). A token so rare that it "
-              f"almost never appears defeats every optimizer; make it a little less rare.")
+        measured = (f"its worst token ends {adam_error.max():.3f} from the target, against "
+                    f"tuned SGD's {worst_sgd[best]:.3f} (needed: less than half)")
+        if worst_sgd[best] <= 0.5:
+            _fail(f"tuned SGD already learns every token here (see C1): Adam (lr 0.05) cannot "
+                  f"do twice as well where there is little left to learn: {measured}. Make "
+                  f"one token rarer, or the others more frequent, until C1 passes.")
+        if batches < _THIN_BATCHES:
+            _fail(f"Adam (lr 0.05) does not do much better: {measured}. A token so rare that "
+                  f"it almost never appears defeats every optimizer (yours, p = {rarest:.3g}, "
+                  f"is expected in about {batches:,.1f} of the {n_steps:,} batches); make it a "
+                  f"little less rare.")
+        _fail(f"Adam (lr 0.05) does not do much better: {measured}. Tuned SGD's rate is held "
+              f"down by the frequent tokens (part D of exercise 2): more of them, or more "
+              f"frequent ones, leave the rare token further behind.")
+    reasons = []
+    if batches < _THIN_BATCHES:
+        reasons.append(f"the rarest token (p = {rarest:.3g}) is expected in only about "
+                       f"{batches:,.1f} of the {n_steps:,} batches, so how far Adam gets with "
+                       f"it depends on the draw (make it a little less rare)")
+    if adam_error.max() > _THIN_RATIO * worst_sgd[best]:
+        reasons.append(f"Adam's worst error is {adam_error.max() / worst_sgd[best]:.2f} of "
+                       f"tuned SGD's, close to the 0.5 this check allows")
     return (f"Adam (lr 0.05) leaves its worst token {adam_error.max():.2f} from its target, "
-            f"less than half of tuned SGD's {worst_sgd[best]:.2f}.")
+            f"less than half of tuned SGD's {worst_sgd[best]:.2f}." + _thin_margin(reasons))
 
 
 @_quiet
@@ -1137,8 +1217,11 @@ def check_central_difference(central_difference: Callable, seed: int = 42) -> st
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(3, 4))
     x_before = x.copy()
+    changed = []                 # f saw x itself, changed in place (even if put back later)
 
     def cubic(y):
+        if np.shares_memory(y, x) and not np.array_equal(x, x_before):
+            changed.append(True)
         return float((y ** 3).sum())
 
     h = 1e-3
@@ -1148,6 +1231,11 @@ def check_central_difference(central_difference: Callable, seed: int = 42) -> st
         if not np.array_equal(x, x_before):
             _fail("central_difference changed x in place (and left it changed): work on a "
                   "copy, x_plus = x.copy(); x_plus[index] += h")
+        if changed:
+            _fail("central_difference called f with x itself, changed in place (x[index] += "
+                  "h, then back): work on copies, x_plus = x.copy(); x_plus[index] += h. "
+                  "Shifting x and shifting it back only restores it when the rounding "
+                  "happens to cancel, and f must not see the caller's array change")
         try:
             value = float(np.asarray(got, dtype=float))
         except (TypeError, ValueError):
@@ -1208,12 +1296,22 @@ def check_bigram_gradient(bigram_gradient: Callable, seed: int = 43) -> str:
             "batches with distinct previous words.")
 
 
+def _only_repeated_rows_wrong(got, expected, previous) -> bool:
+    """Rows of previous words that start one pair of the batch are right, and some row of
+    a repeated previous word is wrong: the sign of `grad[previous] += …` (in any form)."""
+    words, counts = np.unique(previous, return_counts=True)
+    once, repeated = words[counts == 1], words[counts > 1]
+    right = np.isclose(got, expected, rtol=1e-9, atol=1e-12).all(axis=1)
+    return once.size > 0 and bool(right[once].all()) and not bool(right[repeated].all())
+
+
 @_quiet
 def check_bigram_gradient_repeats(bigram_gradient: Callable, seed: int = 44) -> str:
     """Part C2: batches in which previous words, and a whole pair, repeat: every pair
     adds its own share, and rows of words not in the batch stay exactly zero."""
     for case in range(3):
         table, batch = _bigram_case(seed + case, distinct=False, batch_size=6)
+        batch[1, 0] = 3 + case              # a previous word that starts only one pair
         # The series' minibatch gradient (any counts: a batch's gradient does not use them).
         expected = (BigramTable(np.ones(table.shape)).gradient(table.ravel(), batch)
                     .reshape(table.shape))
@@ -1229,10 +1327,13 @@ def check_bigram_gradient_repeats(bigram_gradient: Callable, seed: int = 44) -> 
             buffered[previous, following] -= 1.0
             buffered /= len(batch)
             hint = ""
-            if np.allclose(got, buffered, rtol=1e-9, atol=1e-12):
-                hint = (" With a repeated index, `grad[previous] += …` adds only once per "
-                        "distinct word (NumPy buffers fancy-indexed assignments): use "
-                        "np.add.at(grad, previous, …), which adds every pair's share.")
+            if (np.allclose(got, buffered, rtol=1e-9, atol=1e-12)
+                    or _only_repeated_rows_wrong(got, expected, previous)):
+                hint = (" The rows of words that start one pair are right, those of repeated "
+                        "previous words are not: with a repeated index, `grad[previous] += …` "
+                        "adds only once per distinct word (NumPy buffers fancy-indexed "
+                        "assignments, so one pair's share wins): use np.add.at(grad, "
+                        "previous, …), which adds every pair's share.")
             row = int(np.argmax(np.abs(got - expected).max(axis=1)))
             _fail(f"for the batch {batch.tolist()} (previous words repeat, and the pair "
                   f"{batch[0].tolist()} occurs twice), row {row} "

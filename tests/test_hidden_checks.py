@@ -684,3 +684,84 @@ def test_the_hidden_bias_gradient_is_the_derivative_of_the_loss():
     assert len(set(batch[:, 0].tolist())) < len(batch)
     assert len(set(batch[:, 1].tolist())) < len(batch)
     assert batch[-1].tolist() == batch[1].tolist()
+
+
+# --- review R1 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("order", [(1, 2, 0), (0, 2, 1), (2, 1, 0)])
+def test_a_wrong_return_order_is_named_first(capfd, ex1, order):
+    def reordered(*args, **kwargs):
+        new = ex1["adam_step"](*args, **kwargs)
+        return tuple(new[k] for k in order)
+
+    for check in ("adam_moments", "adam_update"):
+        assert "return (new_w, new_m, new_v), in this order" in fails(capfd, check, reordered)
+    passes(capfd, "adam_stacked", reordered)
+
+
+def test_the_typical_rate_hints_give_no_formula(capfd):
+    for answer in (lambda q, g, lr=0.05: lr / (q * abs(g)),
+                   lambda q, g, lr=0.05: lr / np.sqrt(q * abs(g))):
+        message = fails(capfd, "typical_effective_lr", answer)
+        assert "sqrt(q" not in message and "grows like |g|" not in message, message
+
+
+def test_c2_says_when_tuned_sgd_already_copes(capfd):
+    message = fails(capfd, "hard_world_adam_learns", lambda: list(helpers.FREQUENCIES))
+    assert "tuned SGD already learns every token here (see C1)" in message
+    assert "so rare" not in message
+
+
+def test_an_in_place_shift_put_back_exactly_fails(capfd, ex4):
+    def put_back(f, x, index, h=1e-5):
+        old = x[index]
+        x[index] = old + h
+        up = f(x)
+        x[index] = old - h
+        down = f(x)
+        x[index] = old
+        return (up - down) / (2 * h)
+
+    assert "called f with x itself, changed in place" in fails(capfd, "central_difference",
+                                                                put_back)
+
+    def reads_x(f, x, index, h=1e-5):             # f(x) on x unchanged is not this slip
+        f(x)
+        return ex4["central_difference"](f, x, index, h)
+
+    passes(capfd, "central_difference", reads_x)
+
+
+def gradient_minus_first(table, batch):
+    """-1 subtracted first, then `grad[previous] += p`: one pair's share per word."""
+    previous, following = batch[:, 0], batch[:, 1]
+    logits = table[previous]
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(batch)), following] -= 1.0
+    grad = np.zeros_like(table)
+    grad[previous] += p
+    return grad / len(batch)
+
+
+@pytest.mark.parametrize("wrong", [gradient_buffered, gradient_minus_first])
+def test_both_forms_of_the_repeated_index_slip_get_the_add_at_hint(capfd, wrong):
+    passes(capfd, "bigram_gradient", wrong)
+    message = fails(capfd, "bigram_gradient_repeats", wrong)
+    assert "np.add.at" in message and "start one pair are right" in message, message
+
+
+def test_warnings_are_named_as_the_visible_checks_name_them(capfd):
+    def adagrad_no_eps(w, g, state, lr=0.1, eps=1e-10):
+        total = state + g * g
+        return w - lr * g / np.sqrt(total), total
+
+    message = passes(capfd, "adagrad_pure", adagrad_init, adagrad_no_eps)
+    assert "NumPy warned: invalid value encountered in divide" in message, message
+    assert "Python warned" not in message
+
+    def user_warning(v, t, lr=0.05, beta2=0.999, eps=1e-8):
+        warnings.warn("careful", stacklevel=2)
+        return lr / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+
+    assert "Python warned: UserWarning: careful" in passes(capfd, "effective_lr", user_warning)
