@@ -4,11 +4,14 @@ hand the work to the series' code?
 The checks call a student's function inside ``with Watch() as watch:`` and then ask
 ``watch.problem(name)``. The watch is a profile hook (``sys.setprofile``) that sees every
 call the function makes, and flags
-- a call into the series' package (any file of ``helpers/``, the checks included);
+- a call into the series' package (any file of ``helpers/``, the checks included), or
+  into one of the check's ``extra_dirs`` (the hidden tests pass their own ``grader/``
+  folder, whose private references a notebook could import);
 - a run of a *copy* of the series' code: a function whose bytecode, names and constants
-  are those of a function in ``helpers/`` (``exec(compile(inspect.getsource(...)))``, a
-  method or nested function cut out with ``textwrap.dedent``, or the source pasted into a
-  cell), found by fingerprints of the package's source files;
+  are those of a function in ``helpers/`` or an extra folder
+  (``exec(compile(inspect.getsource(...)))``, a method or nested function cut out with
+  ``textwrap.dedent``, or the source pasted into a cell), found by fingerprints of the
+  folders' source files;
 - code the hook cannot follow: ``exec``, ``eval``, ``compile``, a new thread or process;
 - code that reaches into the check: frames (``sys._getframe``, ``inspect.currentframe``,
   a traceback's ``tb_frame``), the garbage collector's lists, ``sys.getprofile``;
@@ -20,7 +23,10 @@ call the function makes, and flags
 ``exec``, ``eval``, ``compile`` and frames count when the function's own code uses them,
 not when a library does (an import runs ``exec``, ``collections.namedtuple`` runs ``eval``
 and reads its caller's frame). A check may ``allow`` functions of its own that it hands
-to the student's function (e.g. the ``f`` of a finite difference).
+to the student's function (e.g. the ``f`` of a finite difference): such a function, and
+the check's own code it calls (files of the watched folders, called from it), are not
+flagged; anything else it calls (e.g. a method of an object the student passed to it)
+is watched as usual.
 
 Limits: code in the notebook could in principle change anything in the kernel (this
 module's state, ``dis``, a thread started in an earlier cell that is fed work through a
@@ -35,6 +41,7 @@ the student's notebook can have replaced.
 from __future__ import annotations
 
 import dis
+import os
 import sys
 import types
 from pathlib import Path
@@ -47,6 +54,7 @@ _THIS_FILE = __file__
 _SETPROFILE = sys.setprofile
 _GETPROFILE = sys.getprofile
 _GETFRAME = sys._getframe
+_REALPATH, _ISABS, _DIRNAME = os.path.realpath, os.path.isabs, os.path.dirname
 _GET_IDENT = None
 try:
     import _thread
@@ -190,6 +198,7 @@ def _size(code: types.CodeType) -> int:
 
 
 _FINGERPRINTS: dict[Path, dict[tuple, str]] = {}
+_MERGED: dict[tuple, dict[tuple, str]] = {}
 
 
 def package_fingerprints(package_dir: Path = PACKAGE_DIR) -> dict[tuple, str]:
@@ -218,9 +227,39 @@ def package_fingerprints(package_dir: Path = PACKAGE_DIR) -> dict[tuple, str]:
     return _FINGERPRINTS[package_dir]
 
 
-# (package dir, id(code)) -> (code, verdict), shared by every watch: the code is kept so
-# that its id is not reused meanwhile. NumPy's own Python functions are looked at once.
-_VERDICTS: dict[tuple, tuple] = {}
+def _fingerprints_of(dirs: tuple) -> dict[tuple, str]:
+    """The fingerprints of several folders together (the first folder's name wins)."""
+    if dirs not in _MERGED:
+        merged: dict[tuple, str] = {}
+        for folder in dirs:
+            for key, name in package_fingerprints(folder).items():
+                merged.setdefault(key, name)
+        _MERGED[dirs] = merged
+    return _MERGED[dirs]
+
+
+_REAL_DIRS: dict[str, str] = {}
+
+
+def _real_dir(filename: str) -> str:
+    """The folder of a code object's file, links resolved ("" for "<cell>" names)."""
+    folder = _REAL_DIRS.get(filename)
+    if folder is None:
+        folder = _DIRNAME(_REALPATH(filename)) if _ISABS(filename) else ""
+        _REAL_DIRS[filename] = folder
+    return folder
+
+
+# Watched folders -> a small number, the first part of a verdict's key.
+_DIRS_KEYS: dict[tuple, int] = {}
+
+
+# watched folders -> file name -> code -> verdict, shared by every watch: NumPy's own
+# Python functions are looked at once. Code objects are the keys themselves, not their
+# id(): id() raises an audit event, and every audit hook of the process (one per fresh
+# copy of this file) would run for each call the watch sees.
+_VERDICTS: dict[int, dict[str, dict]] = {}
+_UNSEEN = object()
 
 # The watches running now (normally one); the audit hook reports to them.
 _ACTIVE: list[Watch] = []
@@ -276,52 +315,88 @@ class Watch:
     in plain words, or None when ``f`` did its own work.
 
     ``allow``: functions (or code objects) of the check's own that ``f`` may call, such as
-    a function the check passes to ``f`` as an argument."""
+    a function the check passes to ``f`` as an argument; the check's own code that they
+    call in turn is not flagged either.
 
-    def __init__(self, package_dir: Path | None = None, allow=()):
+    ``extra_dirs``: more folders watched like the package: a call into one of their
+    ``.py`` files, or a copy of one of their functions, is flagged (the hidden tests pass
+    their ``grader/`` folder)."""
+
+    def __init__(self, package_dir: Path | None = None, allow=(), extra_dirs=()):
         self.package_dir = Path(package_dir or PACKAGE_DIR).resolve()
+        dirs = [self.package_dir]
+        for folder in extra_dirs:
+            folder = Path(folder).resolve()
+            if folder not in dirs:
+                dirs.append(folder)
+        self.dirs = tuple(dirs)
+        self._dirs_key = _DIRS_KEYS.setdefault(self.dirs, len(_DIRS_KEYS))
+        self._dir_names = {str(d): d.name for d in self.dirs}
         self.calls: list[str] = []         # helpers.module.function names called
         self.copies: list[str] = []        # helpers functions whose copy ran
         self.unwatchable: list[str] = []   # exec, threads, processes, setprofile
         self.switched_off = False
-        self._known = package_fingerprints(self.package_dir)
-        self._allowed = {id(getattr(f, "__code__", f)): f for f in allow}
+        self._known = _fingerprints_of(self.dirs)
+        codes = [getattr(f, "__code__", f) for f in allow]
+        self._allowed = {c: c for c in codes}
+        self._allowed_files = {c.co_filename for c in codes}
+        # Frames of allowed code, and of the check's own code that it calls.
+        self._exempt: set = set()
+        self._verdicts = _VERDICTS.setdefault(self._dirs_key, {})
         self._closing = False
         self._own_change = False
         self._thread = None
         self._profile = self._hook       # one bound method: `is` compares against it
 
+    def _watched_file(self, code: types.CodeType) -> str | None:
+        """The name of the watched folder that holds the code's file, else None."""
+        return self._dir_names.get(_real_dir(code.co_filename))
+
     def _verdict(self, code: types.CodeType):
-        key = (self.package_dir, id(code))
-        seen = _VERDICTS.get(key)
-        if seen is None or seen[0] is not code:
-            path = Path(code.co_filename)
+        # Equal code objects of one file get one verdict: it depends on the file, and on
+        # what the code compares by (name, instructions, names, constants).
+        in_file = self._verdicts.get(code.co_filename)
+        if in_file is None:
+            in_file = self._verdicts[code.co_filename] = {}
+        verdict = in_file.get(code, _UNSEEN)
+        if verdict is _UNSEEN:
+            folder = self._watched_file(code)
             if code.co_filename == _THIS_FILE:         # the watch's own __exit__
                 verdict = None
-            elif path.parent == self.package_dir:
-                verdict = ("call", f"{self.package_dir.name}.{path.stem}.{code.co_name}")
+            elif folder is not None:
+                verdict = ("call", f"{folder}.{Path(code.co_filename).stem}.{code.co_name}")
             else:
                 copy = self._known.get(fingerprint(code))
                 verdict = ("copy", copy) if copy else None
-            _VERDICTS[key] = seen = (code, verdict)
-        return seen[1]
+            in_file[code] = verdict
+        return verdict
 
     def _hook(self, frame, event, arg):
         if self._closing:
             return
         if event == "call":
             code = frame.f_code
-            if id(code) in self._allowed:
+            if (code.co_filename in self._allowed_files
+                    and self._allowed.get(code) is code) or (
+                    self._exempt and frame.f_back in self._exempt
+                    and self._watched_file(code) is not None):
+                # A function the check handed over, or the check's own code it calls.
+                self._exempt.add(frame)
                 return
             verdict = self._verdict(code)
             if verdict:
                 (self.calls if verdict[0] == "call" else self.copies).append(verdict[1])
-        elif event == "c_call" and frame.f_code.co_filename != _THIS_FILE:
+        elif event == "return":
+            if self._exempt:
+                self._exempt.discard(frame)
+        elif event == "c_call":
             what = _UNWATCHABLE.get((getattr(arg, "__module__", None),
                                      getattr(arg, "__name__", None)))
-            if what and not (what in _CODE_RUNNERS
-                             and _library_file(frame.f_code.co_filename)):
-                self.unwatchable.append(what)
+            if what:                          # (reading f_code raises an audit event)
+                filename = frame.f_code.co_filename
+                if filename != _THIS_FILE and not (what in _CODE_RUNNERS
+                                                   and _library_file(filename)):
+                    self.unwatchable.append(what)
 
     def __enter__(self):
         self._previous = _GETPROFILE()
@@ -346,6 +421,7 @@ class Watch:
         _SETPROFILE(self._previous)
         if self in _ACTIVE:
             _ACTIVE.remove(self)
+        self._exempt.clear()
         return False
 
     def problem(self, name: str) -> str | None:

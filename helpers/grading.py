@@ -9,7 +9,10 @@ The messages never show a traceback from inside ``helpers``: CheckFailed is rais
 the check itself, and a student's own exception is reported by name and message. A
 function the exercise grades runs under the "own work" watch (``helpers/_watch.py``), and
 nothing a check does writes to stderr (nbgrader would score the cell 0): a NumPy warning
-in the student's function is named in the message, or in a note after the confirmation."""
+in the student's function is named in the message, or in a note after the confirmation.
+Its result must be plain numbers (an ndarray, a number, lists or tuples of them): an
+object of the student's own class could run code of its own, outside the watch, when a
+check converts it."""
 
 from __future__ import annotations
 
@@ -34,6 +37,12 @@ from .world import FREQUENCIES, REFERENCE, make_world
 
 class CheckFailed(AssertionError):
     """A check of an exercise did not pass; the message says why, in plain words."""
+
+
+# The hidden tests' folder, in a checkout of the repository: the watch flags a call into
+# it (or a copy of its code) as it flags the series' own (the hidden tests do the same).
+_GRADER = Path(__file__).resolve().parent.parent / "exercises" / "grader"
+GRADER_DIRS = (_GRADER,) if (_GRADER / "hidden_checks.py").is_file() else ()
 
 
 def _fail(message: str):
@@ -116,14 +125,70 @@ def _quiet(check):
     return quiet
 
 
+_HEAPTYPE = 1 << 9                   # Py_TPFLAGS_HEAPTYPE: a class made in Python
+
+
+def _plain_scalar(kind) -> bool:
+    """Python's bool, int or float, or one of NumPy's own real number types (compared by
+    identity: == on classes could run a metaclass's code)."""
+    return (kind is bool or kind is int or kind is float) or (
+        type(kind) is type and not kind.__flags__ & _HEAPTYPE
+        and str(kind.__module__) == "numpy" and issubclass(kind, np.generic)
+        and not issubclass(kind, (np.complexfloating, np.flexible, np.object_)))
+
+
+def _not_plain(value, depth: int = 0) -> str | None:
+    """The name of the first value in ``value`` that is not plain numbers (an ndarray of
+    numbers, a number, None, or lists and tuples of them), else None. Nothing of the
+    value's own code runs: types are compared by identity."""
+    kind = type(value)
+    if kind is np.ndarray:
+        if value.dtype.kind in "biuf":
+            return None
+        if value.dtype.kind == "O":             # objects: each must be a plain number
+            for item in value.ravel().tolist():
+                if not _plain_scalar(type(item)):
+                    return type(item).__name__
+            return None
+        return f"an array of {value.dtype}"
+    if _plain_scalar(kind) or value is None:
+        return None
+    if (kind is list or kind is tuple) and depth < 4:
+        for item in value:
+            problem = _not_plain(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    return kind.__name__
+
+
+def _check_plain(result, name: str, returns: str) -> None:
+    """Fails when the student's result is not plain numbers (see :func:`_not_plain`).
+    ``returns``: "plain" (the whole result), "state" (anything: AdaGrad's state, which
+    the check only hands back), "pair" (a tuple whose first item is plain, the second a
+    state)."""
+    if returns == "state":
+        return
+    if returns == "pair" and type(result) is tuple:
+        problem = _not_plain(result[0]) if len(result) == 2 else None
+    else:
+        problem = _not_plain(result)
+    if problem is not None:
+        _fail(f"{name} returned {problem}, not plain numbers: a function this exercise "
+              f"grades must return a NumPy array, a number, or lists or tuples of them (an "
+              f"object of a class of your own could compute outside the check's view when "
+              f"the check reads it).")
+
+
 def _call(function: Callable, name: str, *args, context: str = "", own_work: bool = False,
-          allow=(), **kwargs):
+          allow=(), returns: str = "plain", **kwargs):
     """Calls the student's function; its own errors come back as a CheckFailed
     (``context`` says under what conditions, e.g. "with w of shape (3, 6)").
     ``own_work``: the function must compute its result itself, without calling any of the
     series' helpers (which hold the reference implementation the exercise asks for), a
     copy of their code, or code the watch cannot follow (see ``helpers/_watch.py``);
-    ``allow``: functions of the check's own that it hands to the student's function.
+    ``allow``: functions of the check's own that it hands to the student's function;
+    ``returns``: what the result must be, for ``own_work`` (see :func:`_check_plain`).
     Warnings raised during the call are recorded for the running check's message; the
     call runs with NumPy's default error handling (warn on divide, overflow, invalid)."""
     error = None
@@ -133,7 +198,7 @@ def _call(function: Callable, name: str, *args, context: str = "", own_work: boo
         warnings.simplefilter("always")
         try:
             if own_work:
-                with Watch(allow=allow) as watch:
+                with Watch(allow=allow, extra_dirs=GRADER_DIRS) as watch:
                     result = function(*args, **kwargs)
             else:
                 result = function(*args, **kwargs)
@@ -155,6 +220,8 @@ def _call(function: Callable, name: str, *args, context: str = "", own_work: boo
         _fail(f"{name} called exit() (SystemExit): a function must return its result{context}")
     if error is not None:
         _fail(f"{name} raised {type(error).__name__}: {error}{context}")
+    if own_work:
+        _check_plain(result, name, returns)
     return result
 
 
@@ -851,18 +918,25 @@ def check_best_rare_weight(best_rare_weight: Callable, frequencies=(0.9, 0.002, 
 
 def _arrays_in(state) -> list:
     """The NumPy arrays a student's state holds (a tuple, a named tuple, a dict or one
-    array), in a fixed order, for the in-place check."""
-    if isinstance(state, np.ndarray):
+    array), in a fixed order, for the in-place check; read without running any code of
+    the state's own (its class may be the student's: no isinstance, which reads
+    ``__class__``, no overridden ``__iter__`` or ``items``)."""
+    kind = type(state)
+    if kind is np.ndarray:
         return [state]
-    if isinstance(state, dict):
-        return [v for _, v in sorted(state.items()) if isinstance(v, np.ndarray)]
-    if isinstance(state, (tuple, list)):
-        return [v for v in state if isinstance(v, np.ndarray)]
-    return []
+    if issubclass(kind, dict):
+        values = list(dict.values(state))
+    elif issubclass(kind, tuple):
+        values = [tuple.__getitem__(state, k) for k in range(tuple.__len__(state))]
+    elif issubclass(kind, list):
+        values = [list.__getitem__(state, k) for k in range(list.__len__(state))]
+    else:
+        return []
+    return [v for v in values if type(v) is np.ndarray]
 
 
 def _adagrad_result(result, shape, finite: bool = True):
-    if not isinstance(result, tuple) or len(result) != 2:
+    if type(result) is not tuple or len(result) != 2:
         _fail(f"adagrad_step should return (new_w, new_state) as a tuple, got "
               f"{type(result).__name__}")
     return _as_array(result[0], "returned w", shape, finite=finite), result[1]
@@ -918,7 +992,8 @@ def check_adagrad_values(adagrad_init: Callable, adagrad_step: Callable, lr: flo
     state_ref = reference.init(w_ref)
     slips = [(step, hint, np.zeros(6), np.zeros(6)) for step, hint in _adagrad_slips(lr, eps)]
     w = w_ref.copy()
-    state = _call(adagrad_init, "adagrad_init", w.copy(), own_work=True)
+    state = _call(adagrad_init, "adagrad_init", w.copy(), own_work=True,
+                  returns="state")
     for t in range(1, n_steps + 1):
         g = rng.normal(size=6) * (rng.random(6) < 0.4)
         if t == 1:
@@ -926,7 +1001,7 @@ def check_adagrad_values(adagrad_init: Callable, adagrad_step: Callable, lr: flo
         w_ref, state_ref = reference.step(w_ref, g, state_ref)
         slips = [(step, hint, *step(w_slip, g, s, t)) for step, hint, w_slip, s in slips]
         result = _call(adagrad_step, "adagrad_step", w, g.copy(), state, lr, eps,
-                       own_work=True)
+                       own_work=True, returns="pair")
         got, state = _adagrad_result(result, (6,), finite=False)
         _nan_where_nothing(np.where(state_ref.sum_sq == 0, got, 0.0), g, t, "g / sqrt(s)",
                            "the sum s", "divide by (sqrt(s) + eps)")
@@ -950,14 +1025,15 @@ def check_adagrad_pure(adagrad_init: Callable, adagrad_step: Callable, seed: int
     rng = np.random.default_rng(seed)
     w = rng.normal(size=6)
     w_before = w.copy()
-    state = _call(adagrad_init, "adagrad_init", w, own_work=True)
+    state = _call(adagrad_init, "adagrad_init", w, own_work=True, returns="state")
     if not np.array_equal(w, w_before) or any(a is w for a in _arrays_in(state)):
         _fail("adagrad_init changed w or returned w itself as (part of) the state: start "
               "the sum from a new array of zeros, np.zeros_like(w)")
     for t in range(1, 6):
         g = rng.normal(size=6) * (rng.random(6) < 0.6)
         before = [np.array(a, copy=True) for a in (w, g, *_arrays_in(state))]
-        result = _call(adagrad_step, "adagrad_step", w, g, state, 0.1, 1e-10, own_work=True)
+        result = _call(adagrad_step, "adagrad_step", w, g, state, 0.1, 1e-10, own_work=True,
+                       returns="pair")
         after = [w, g, *_arrays_in(state)]
         if any(not _same(a, b) for a, b in zip(before, after)):
             _fail(f"at step {t}, adagrad_step changed its w, g or state in place; return new "
@@ -982,19 +1058,21 @@ def check_adagrad_stacked(adagrad_init: Callable, adagrad_step: Callable, seed: 
     student's functions compared with themselves; a NaN counts as equal to a NaN)."""
     rng = np.random.default_rng(seed)
     w = np.zeros((runs, 6))
-    state = _call(adagrad_init, "adagrad_init", w.copy(), own_work=True)
-    separate = [(np.zeros(6), _call(adagrad_init, "adagrad_init", np.zeros(6), own_work=True))
+    state = _call(adagrad_init, "adagrad_init", w.copy(), own_work=True,
+                  returns="state")
+    separate = [(np.zeros(6), _call(adagrad_init, "adagrad_init", np.zeros(6), own_work=True,
+                                    returns="state"))
                 for _ in range(runs)]
     for t in range(1, 21):
         g = rng.normal(size=(runs, 6)) * (rng.random((runs, 6)) < 0.4)
         result = _call(adagrad_step, "adagrad_step", w, g.copy(), state, 0.1, 1e-10,
-                       own_work=True,
+                       own_work=True, returns="pair",
                        context=f" (with w of shape ({runs}, 6), {runs} runs stacked: use "
                                f"elementwise operations on whole arrays)")
         w, state = _adagrad_result(result, (runs, 6), finite=False)
         for r in range(runs):
             alone = _call(adagrad_step, "adagrad_step", separate[r][0], g[r].copy(),
-                          separate[r][1], 0.1, 1e-10, own_work=True)
+                          separate[r][1], 0.1, 1e-10, own_work=True, returns="pair")
             separate[r] = _adagrad_result(alone, (6,), finite=False)
             if not np.allclose(w[r], separate[r][0], rtol=1e-12, atol=1e-15, equal_nan=True):
                 _fail(f"at step {t}, run {r} of the stacked call (w of shape ({runs}, 6)) "

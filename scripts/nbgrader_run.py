@@ -15,13 +15,17 @@ must be on the PATH. This wrapper
   warnings in ``FAILURES``) make it exit with status 1; anything else is listed at the end
   for you to read;
 - after ``autograde``, audits the submitted notebooks against the released ones: a locked
-  cell edited or deleted, and student code that reaches into the grading (``AUDIT``);
-- ends with "Students whose notebooks need a look:", each named with the reason;
+  cell edited or deleted, a graded cell duplicated, and student code that reaches into the
+  grading, the kernel or the course's files (``AUDIT``, and ``python_findings``);
+- ends with "Students whose notebooks need a look:", each named with the reason (a
+  student whose notebook nbgrader itself failed to grade, an ERROR line, included);
 - exits with nbgrader's own status when that is not 0.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import io
 import json
 import os
@@ -45,6 +49,16 @@ STUDENT_LEVEL = re.compile(r"STUDENT-LEVEL: student '(?P<student>[^']*)', assign
 # nbclient's lines about the same events: they belong to the student being graded.
 STUDENT_ERRORS = re.compile(r"Timeout waiting for execute reply|Interrupting kernel|"
                             r"Kernel died while waiting for execute reply")
+# nbgrader's ERROR lines when it could not grade a submission at all (it then removes the
+# student's autograded notebook: no score, no feedback). They still fail the step.
+CRASHED = [re.compile(r"There was an error processing assignment '(?P<assignment>[^']*)' "
+                      r"for student '(?P<student>[^']*)'"),
+           re.compile(r"There was an error processing assignment: \S*?"
+                      r"(?P<student>[^/\s]+)/(?P<assignment>[^/\s]+)/?$"),
+           re.compile(r"While processing assignment \S*?(?P<student>[^/\s]+)/"
+                      r"(?P<assignment>[^/\s]+)/?, the kernel became unresponsive")]
+CRASH_REASON = ("nbgrader could not grade this notebook (see the ERROR lines above): it "
+                "has no score and no feedback; fix the notebook or grade it by hand")
 
 # Warnings that a healthy run prints: (what it means, pattern).
 EXPECTED = [
@@ -107,8 +121,28 @@ AUDIT = [
     ("exit(", r"(?<![\w.])(?:sys\s*\.\s*)?exit\s*\("),
     ("quit(", r"(?<![\w.])quit\s*\("),
     ("_hidden", r"\b_hidden\w*"),
+    # What the grading's sandboxes refuse, and what reaches the course's files.
+    ("chdir", r"\bchdir\b|%cd\b"),
+    ("threading", r"\b_?thread(?:ing)?\b"),
+    ("Thread(", r"\bThread\s*\("),
+    ("queue", r"\b[Qq]ueue\b"),
+    ("concurrent", r"\bconcurrent\b"),
+    ("subprocess", r"\bsubprocess\b|\bPopen\b|\bos\s*\.\s*(?:system|popen|fork\w*|exec\w+|"
+                   r"spawn\w*|posix_spawn\w*)\b|^\s*!"),
+    ("multiprocessing", r"\bmultiprocessing\b"),
+    ("hidden_checks", r"\bhidden_checks\b"),
+    ("grader", r"\bgrader\b"),
+    ("gradebook", r"\bgradebook\b"),
+    ("sqlite3", r"\bsqlite3?\b"),
+    ("tempfile", r"\btempfile\b|\bmk[ds]temp\b"),
+    ("write_text", r"\bwrite_(?:text|bytes)\b"),
+    ("get_ipython", r"\bget_ipython\b"),
+    ("signal", r"\bsignal\b"),
 ]
-AUDIT = [(what, re.compile(pattern)) for what, pattern in AUDIT]
+AUDIT = [(what, re.compile(pattern, re.MULTILINE)) for what, pattern in AUDIT]
+# Names a cell may not rebind without the audit saying so.
+GRADING_NAMES = ("grading", "helpers")
+BUILTIN_NAMES = frozenset(name for name in dir(builtins) if not name.startswith("_"))
 
 
 class Sorted(NamedTuple):
@@ -168,6 +202,11 @@ def classify(lines: list[str], hidden: set[str]) -> Sorted:
         if named:
             students.append((named["student"], named["assignment"], named["what"]))
             continue
+        for pattern in CRASHED:
+            crashed = pattern.search(text)
+            if crashed:
+                students.append((crashed["student"], crashed["assignment"], CRASH_REASON))
+                break
         if STUDENT_ERRORS.search(text):
             # nbclient's side of a time-out or a crash; the plugin's line names the cell.
             expected["nbclient's line on a time-out or a crash (the student is named below)"] += 1
@@ -212,10 +251,72 @@ def code_without_comments(source: str) -> str:
         return code
 
 
+def _python_code(source: str) -> str:
+    """The cell as Python (IPython's %magics and !commands left out)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.split("\n"))
+
+
+def _mode_writes(node) -> bool:
+    """An open(…) call's mode writes, or cannot be read (not a literal)."""
+    mode = node.args[1] if len(node.args) > 1 else next(
+        (k.value for k in node.keywords if k.arg == "mode"), None)
+    if mode is None:
+        return False
+    if isinstance(mode, ast.Constant) and isinstance(mode.value, str):
+        return any(c in mode.value for c in "wax+")
+    return True
+
+
+def python_findings(source: str) -> list[str]:
+    """What the audit finds in the cell's syntax tree: open( with a write mode, getattr(
+    with a name built at run time, a rebinding of ``grading`` or ``helpers``, a def or an
+    assignment that shadows a builtin."""
+    try:
+        tree = ast.parse(_python_code(source))
+    except (SyntaxError, ValueError):
+        return []
+    found = []
+
+    def bound(name: str, genuine: bool = False):
+        if name in GRADING_NAMES and not genuine:
+            found.append(f"{name} =")
+        elif name in BUILTIN_NAMES:
+            found.append(f"a builtin shadowed ({name})")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else (
+                func.attr if isinstance(func, ast.Attribute) else None)
+            if name == "open" and _mode_writes(node):
+                found.append("open( with a write mode")
+            if (name == "getattr" and len(node.args) > 1 and not (
+                    isinstance(node.args[1], ast.Constant)
+                    and isinstance(node.args[1].value, str))):
+                found.append("getattr( with a name built at run time")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound(node.name)
+        elif isinstance(node, (ast.Name,)) and isinstance(node.ctx, ast.Store):
+            bound(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                genuine = (alias.asname is None and (
+                    (isinstance(node, ast.Import) and alias.name.split(".")[0] == "helpers")
+                    or (isinstance(node, ast.ImportFrom) and node.module == "helpers")))
+                if name in GRADING_NAMES or name in BUILTIN_NAMES:
+                    bound(name, genuine)
+    return list(dict.fromkeys(found))
+
+
 def reaches_into_grading(source: str) -> list[str]:
-    """What in this code reaches into the grading (AUDIT), in AUDIT's order."""
-    code = code_without_comments(source)
-    return [what for what, pattern in AUDIT if pattern.search(code)]
+    """What in this code reaches into the grading, the kernel or the course's files
+    (AUDIT, in its order, then python_findings)."""
+    magics = [line for line in source.split("\n") if line.lstrip().startswith(("%", "!"))]
+    code = "\n".join([code_without_comments(source), *magics])
+    return ([what for what, pattern in AUDIT if pattern.search(code)]
+            + python_findings(source))
 
 
 def _cells(path: Path) -> list[dict]:
@@ -236,7 +337,14 @@ def audit_notebook(released: Path, submitted: Path, student: str,
     findings = []
     release = {_grade_id(cell): cell for cell in _cells(released) if _grade_id(cell)}
     cells = _cells(submitted)
-    mine = {_grade_id(cell): cell for cell in cells if _grade_id(cell)}
+    mine: dict = {}
+    copies = set()              # positions of a second cell with the same grade_id
+    for number, cell in enumerate(cells, start=1):
+        grade_id = _grade_id(cell)
+        if grade_id in mine:
+            copies.add(number)        # the grading plugin names it (SanitizeCells)
+        elif grade_id:
+            mine[grade_id] = cell
     for grade_id, cell in release.items():
         info = cell["metadata"]["nbgrader"]
         graded, locked = info.get("grade", False), info.get("locked", False)
@@ -255,11 +363,16 @@ def audit_notebook(released: Path, submitted: Path, student: str,
                                     "grades the source's version of it"))
     for number, cell in enumerate(cells, start=1):
         info = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] != "code" or (info.get("locked") and not info.get("solution")):
+        grade_id = _grade_id(cell)
+        genuine = grade_id in release and number not in copies
+        if cell["cell_type"] != "code" or (genuine and info.get("locked")
+                                           and not info.get("solution")):
             continue                      # locked cells: compared with the release above
         found = reaches_into_grading(cell["source"])
         if found:
-            name = _grade_id(cell) or f"#{number} (no grade_id)"
+            name = (grade_id if genuine else f"#{number} (a copy of '{grade_id}')"
+                    if number in copies else f"#{number} (no grade_id)" if not grade_id
+                    else f"#{number} (grade_id '{grade_id}', not the assignment's)")
             findings.append(Finding(student, assignment, name,
                                     "student code reaches into the grading: " + ", ".join(found)))
     return findings

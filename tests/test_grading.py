@@ -1156,3 +1156,91 @@ def test_the_thin_margin_thresholds_match_the_measurement():
         for seed in range(5):
             _, _, worst, best, adam, _ = hidden["_hard_world_outcome"](world, seed=610000 + seed)
             assert worst[best] > 0.5 and max(adam) < 0.5 * worst[best], (world, seed)
+
+
+# --- plain results: nothing of the student's own class runs outside the watch ------------
+
+CONVERTED: list = []
+
+
+class Lazy:
+    """A result that computes when it is converted (after the watch has stopped), here
+    with the series' own Adam."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __array__(self, dtype=None, copy=None):
+        from helpers import optimizers
+        CONVERTED.append("__array__")
+        optimizers.adam_update(np.zeros(3), np.ones(3), 1, np.zeros(3), np.zeros(3), 0.05,
+                               0.9, 0.999, 1e-8, True)
+        return np.asarray(self.value, dtype=dtype)
+
+    def __float__(self):
+        CONVERTED.append("__float__")
+        return float(self.value)
+
+
+def test_a_result_of_the_students_own_class_fails_without_being_converted():
+    CONVERTED.clear()
+
+    def lazy_step(*args, **kwargs):
+        w, m, v = adam_step(*args, **kwargs)
+        return Lazy(w), m, v
+
+    for check in (grading.check_adam_update, grading.check_adam_moments,
+                  grading.check_adam_stacked):
+        with pytest.raises(CheckFailed, match=r"adam_step returned Lazy, not plain numbers"):
+            check(lazy_step)
+    with pytest.raises(CheckFailed, match="bigram_loss returned Lazy, not plain numbers"):
+        grading.check_bigram_loss(lambda table, batch: Lazy(1.0))
+    with pytest.raises(CheckFailed, match="effective_lr returned Lazy, not plain numbers"):
+        grading.check_effective_lr(lambda v, t, lr=0.05, beta2=0.999, eps=1e-8:
+                                   [Lazy(x) for x in v])
+
+    def objects(excess, counts, members):
+        result = np.empty(len(members), dtype=object)
+        for k in range(len(members)):
+            result[k] = Lazy(0.5)
+        return result
+
+    with pytest.raises(CheckFailed, match="excess_by_group returned Lazy, not plain numbers"):
+        grading.check_excess_by_group(objects)
+    assert CONVERTED == []
+
+
+def test_plain_numbers_in_any_of_their_usual_forms_pass():
+    def as_lists(*args, **kwargs):
+        return tuple(a.tolist() for a in adam_step(*args, **kwargs))
+
+    assert grading.check_adam_moments(as_lists)
+
+    def as_objects(excess, counts, members):
+        return np.array([excess[m] @ counts[m] / counts[m].sum() for m in members],
+                        dtype=object)
+
+    assert grading.check_excess_by_group(as_objects)
+
+
+def test_a_state_of_the_students_own_class_is_handed_back_untouched():
+    """'Any state works': the checks read the arrays of a tuple, a list, a dict or an
+    array, and hand anything else back without asking it anything (not its __class__)."""
+    class State:
+        def __init__(self, total):
+            self.total = total
+
+        @property
+        def __class__(self):
+            raise AssertionError("asked outside the watch")
+
+    def init(w):
+        return State(np.zeros_like(w, dtype=float))
+
+    def step(w, g, state, lr=0.1, eps=1e-10):
+        total = state.total + g * g
+        return w - lr * g / (np.sqrt(total) + eps), State(total)
+
+    assert grading.check_adagrad(init, step)
+    with pytest.raises(CheckFailed, match="adagrad_step returned Lazy, not plain numbers"):
+        grading.check_adagrad_values(init, lambda *a: (Lazy(step(*a)[0]), step(*a)[1]))

@@ -765,3 +765,323 @@ def test_warnings_are_named_as_the_visible_checks_name_them(capfd):
         return lr / (np.sqrt(v / (1 - beta2 ** t)) + eps)
 
     assert "Python warned: UserWarning: careful" in passes(capfd, "effective_lr", user_warning)
+
+
+# --- the hidden tests' own code (grader/) is not the student's either --------------------
+
+@pytest.fixture
+def hidden_module(monkeypatch):
+    """hidden_checks imported as a notebook could: sys.path.insert(0, grader)."""
+    monkeypatch.syspath_prepend(str(HIDDEN.parent))
+    monkeypatch.delitem(sys.modules, "hidden_checks", raising=False)
+    import hidden_checks
+    yield hidden_checks
+    sys.modules.pop("hidden_checks", None)
+
+
+def grader_cheats(hc, ns: dict) -> dict:
+    """check name -> functions that hand (part of) the work to the hidden tests' own
+    references, as a student who read this public file could."""
+    def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        return hc._adam_w(w, m, v, t, lr, beta1, beta2, eps)["correct"], m, v
+
+    def central_difference(f, x, index, h=1e-5):
+        return hc._central_reference(f, x, index, h)
+
+    def best_rare_weight(frequencies, t):
+        p = np.asarray(frequencies, dtype=float)
+        return hc._rare_weights(p.min(), 2 / hc._top_eigenvalue(p), t)[0]
+
+    def delegating(function):                # any call into grader/ inside the function
+        def cheat(*args, **kwargs):
+            hc._all_finite(np.zeros(2))
+            return function(*args, **kwargs)
+        return cheat
+
+    cheats = {check: tuple(delegating(f) for f in functions)
+              for check, functions in by_part(ns).items()}
+    if "adam_step" in ns:
+        cheats.update(adam_moments=(adam_step,), adam_update=(adam_step,),
+                      adam_stacked=(adam_step,),
+                      typical_effective_lr=(lambda q, g, lr=0.05: hc._typical_rates(
+                          [(q, g, lr)], streams=1, n_steps=2000)[0],))
+    if "predicted_weight" in ns:
+        cheats.update(expected_hessian=(hc._hessian_reference,),
+                      diverging=(lambda grid: hc._first_diverging(grid),),
+                      best_rare_weight=(best_rare_weight,))
+    if "bigram_loss" in ns:
+        cheats.update(bigram_loss=(lambda t, b: hc._loss_reference(t, b),),
+                      central_difference=(central_difference,),
+                      bigram_gradient=(lambda t, b: hc._gradient_reference(t, b),),
+                      bigram_gradient_repeats=(lambda t, b: hc._gradient_reference(t, b),),
+                      shared_bias_gradient=(hc._shared_bias_reference,))
+    return cheats
+
+
+@pytest.mark.parametrize("exercise", ["ex1", "ex2", "ex3", "ex4"])
+def test_calling_the_hidden_tests_own_code_fails_every_check(exercise, capfd, hidden_module):
+    """R2's trick 3: sys.path.insert(0, grader); import hidden_checks; its references
+    inside the student's function. Every hidden check fails, the parts that may use the
+    series' code (a sweep, a world) included."""
+    hidden = load()
+    for check, functions in grader_cheats(hidden_module, solutions(exercise)).items():
+        message = fails(capfd, check, *functions, hidden=hidden)
+        assert "grader.hidden_checks." in message, (check, message)
+
+
+def test_a_copy_of_the_hidden_tests_references_fails(capfd, ex4):
+    hidden = load()
+    namespace = {"np": np}
+    for name in ("_log_softmax_rows", "_loss_reference"):
+        exec(compile(inspect.getsource(hidden[name]), "<my own code>", "exec"), namespace)
+    copied = namespace["_loss_reference"]
+    message = fails(capfd, "bigram_loss", lambda t, b: copied(t, b), hidden=hidden)
+    assert "runs a copy" in message and "grader.hidden_checks._loss_reference" in message
+
+
+def test_no_honest_function_looks_like_a_copy_of_the_hidden_tests():
+    """The references' parameters have names of their own: no function of the grader
+    folder takes the parameters of a function the exercises ask for, and no function the
+    sources' solutions define has the fingerprint of one."""
+    from helpers import _watch
+    grader = _watch.package_fingerprints(HIDDEN.parent)
+    parameters = {key[0][1] for key in grader}
+    for exercise in SOURCES:
+        for name, value in solutions(exercise).items():
+            code = getattr(value, "__code__", None)
+            if code is None or not code.co_filename.startswith("<"):
+                continue
+            fingerprint = _watch.fingerprint(code)
+            assert fingerprint not in grader, (exercise, name, grader.get(fingerprint))
+            if fingerprint[0][1]:                  # a function without parameters: by its code
+                assert fingerprint[0][1] not in parameters, (exercise, name, fingerprint[0][1])
+
+
+# --- a course's own inputs (grader/course_secret) -----------------------------------------
+
+def secret_copy(folder: Path, secret: str | None) -> dict:
+    """A fresh copy of the hidden checks as a course holds it: grader/hidden_checks.py
+    with grader/course_secret next to it."""
+    grader = folder / "grader"
+    grader.mkdir(parents=True, exist_ok=True)
+    (grader / "hidden_checks.py").write_text(HIDDEN.read_text(encoding="utf-8"))
+    if secret is not None:
+        (grader / "course_secret").write_text(secret + "\n")
+    return runpy.run_path(str(grader / "hidden_checks.py"))
+
+
+def test_secret(k: int) -> str:
+    """The k-th test secret: 32 hex digits, as secrets.token_hex(16) writes them."""
+    return np.random.default_rng([18, k]).bytes(16).hex()
+
+
+test_secret.__test__ = False
+
+
+def under_secret(hidden: dict, secret: str) -> dict:
+    """The loaded copy, as if its course_secret held ``secret`` (the module's own
+    globals, which its functions read; quicker than a fresh copy per secret)."""
+    hidden["_rng"].__globals__["_SECRET"] = int(secret, 16)
+    return hidden
+
+
+@pytest.mark.parametrize("exercise", ["ex1", "ex2", "ex3", "ex4"])
+@pytest.mark.parametrize("first", [0, 10])
+def test_the_sources_solutions_pass_under_twenty_course_secrets(exercise, first, tmp_path,
+                                                                 capfd):
+    """Secrets 0 to 19 (in two halves, for the test's workers)."""
+    functions = by_part(solutions(exercise))
+    hidden = secret_copy(tmp_path, test_secret(first))      # read from the file
+    assert hidden["_SECRET"] == int(test_secret(first), 16)
+    for k in range(first, first + 10):
+        under_secret(hidden, test_secret(k))
+        for check, arguments in functions.items():
+            passes(capfd, check, *arguments, hidden=hidden)
+
+
+def _key(value):
+    """What a replaying submission looks its answers up by."""
+    if _TYPE_OF(value) is np.ndarray:
+        return ("array", value.shape, str(value.dtype), value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(_key(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _key(v)) for k, v in value.items()))
+    if callable(value):
+        return "a function"
+    return repr(value)
+
+
+_TYPE_OF = type
+
+
+def replaying(functions, table: dict):
+    """Each function, recording its answers by its inputs into ``table`` (the
+    precomputation a notebook could do with the series' code, outside any watch) or,
+    once recorded, answering from it (the graded function is then a lookup)."""
+    import copy
+
+    def wrap(k, function):
+        def answer(*args, **kwargs):
+            key = (k, _key(args), _key(kwargs))
+            if table.get("recording"):
+                table[key] = copy.deepcopy(function(*args, **kwargs))
+            return copy.deepcopy(table[key])
+        return answer
+    return tuple(wrap(k, f) for k, f in enumerate(functions))
+
+
+def test_answers_replayed_from_the_public_inputs_fail_under_a_secret(tmp_path, capfd):
+    """R2's trick 5: every answer precomputed for the inputs this public file uses, and
+    the graded function a lookup. Without a secret (the repository) it passes every
+    check that has inputs; under a course's secret it fails every one of them."""
+    public = load()
+    course = secret_copy(tmp_path, test_secret(99))
+    for exercise in ("ex1", "ex2", "ex3", "ex4"):
+        for check, functions in by_part(solutions(exercise)).items():
+            if check in ("prediction", "hard_world_sgd_fails", "hard_world_adam_learns"):
+                continue                    # no inputs: the student's own answer is asked
+            table = {"recording": True}
+            replay = replaying(functions, table)
+            passes(capfd, check, *replay, hidden=public)
+            table["recording"] = False
+            passes(capfd, check, *replay, hidden=public)       # a faithful replay
+            message = fails(capfd, check, *replay, hidden=course)
+            assert "KeyError" in message, (check, message)
+
+
+def test_the_checks_are_deterministic_for_a_secret(tmp_path, capfd, ex2):
+    first = secret_copy(tmp_path / "a", test_secret(5))
+    second = secret_copy(tmp_path / "b", test_secret(5))
+    other = secret_copy(tmp_path / "c", test_secret(6))
+    drawn = [("_adam_settings", 190101), ("_effective_first_case", 190201),
+             ("_typical_cases", 190301), ("_weight_cases", 190401),
+             ("_stability_inputs", 190601), ("_divergence_grid", 190701),
+             ("_rare_worlds", 190801), ("_adagrad_settings", 190901),
+             ("_difference_cases", 191001)]
+    for name, tag in drawn:
+        a, b, c = (repr(h[name](h["_drawn"](tag))) for h in (first, second, other))
+        assert a == b and a != c, name
+        assert a != repr(first[name](None)), name
+    for hidden in (first, second):
+        assert hidden["_rng"](1).random() == first["_rng"](1).random()
+    assert first["_rng"](1).random() != load()["_rng"](1).random()
+    wrong = [("adam_update", adam_eps_inside), ("stability_limit", lambda h: 1.4133),
+             ("diverging", lambda grid: 1.5),
+             ("best_rare_weight", lambda frequencies, t: 0.634)]
+    for check, function in wrong:
+        assert fails(capfd, check, function, hidden=first) == fails(capfd, check, function,
+                                                                    hidden=second)
+    assert fails(capfd, "adam_update", adam_eps_inside, hidden=first) != fails(
+        capfd, "adam_update", adam_eps_inside, hidden=other)
+
+
+@pytest.mark.parametrize("content", ["not hex at all, but 32 characters", "abc", ""])
+def test_a_malformed_secret_fails_every_check_plainly(content, tmp_path, capfd, ex4):
+    grader = tmp_path / "grader"
+    grader.mkdir()
+    (grader / "hidden_checks.py").write_text(HIDDEN.read_text(encoding="utf-8"))
+    (grader / "course_secret").write_text(content)
+    hidden = runpy.run_path(str(grader / "hidden_checks.py"))
+    for check, functions in by_part(ex4).items():
+        assert "course_secret" in fails(capfd, check, *functions, hidden=hidden)
+
+
+def test_drawn_inputs_stay_where_the_checks_are_valid():
+    """Over 300 draws: ex2 E's grid keeps every rate below 0.85 or above 1.2 times the
+    limit, none of the visible grid's, the largest diverging rate first; ex2 F's answers
+    lie in [0.2, 0.95]; ex1 D's q in [0.012, 0.3], |g| away from 1, one g negative; ex1
+    A's and ex3 A1's eps large enough to tell inside the square root from outside."""
+    hidden = load()
+    limit = 2 / hidden["_top_eigenvalue"](hidden["_REFERENCE_P"])
+    for k in range(300):
+        def draw(k=k):
+            return np.random.default_rng([7, k])
+
+        grid = hidden["_divergence_grid"](draw())
+        assert len(set(grid)) == 5 and all(r < 0.85 * limit or r > 1.2 * limit for r in grid)
+        assert not set(grid) & {1.2, 1.3, 1.4, 1.5, 1.6}
+        answer = min(r for r in grid if r > limit)
+        assert grid[0] == max(grid) and grid[0] != answer
+        assert any(r < limit for r in grid)
+        for frequencies, t in hidden["_rare_worlds"](draw()):
+            p = np.asarray(frequencies, dtype=float)
+            for weight in hidden["_rare_weights"](p.min(), 2 / hidden["_top_eigenvalue"](p), t):
+                assert 0.2 <= weight <= 0.95, (k, frequencies, t, weight)
+        cases = hidden["_typical_cases"](draw())
+        assert all(0.012 <= q <= 0.3 and not 1 / 1.5 < abs(g) < 1.5 for q, g, _ in cases)
+        assert sum(g < 0 for _, g, _ in cases) == 1
+        first, second = hidden["_adam_settings"](draw())
+        assert first["eps"] >= 5e-4 and first["beta1"] <= 0.7 and second["beta2"] < 0.999
+        assert hidden["_adagrad_settings"](draw())[0][1] >= 5e-4
+
+
+def test_the_grids_bounds_are_far_from_the_limit():
+    """ex2 E under a secret: no stream diverges at 0.85 times the limit, every stream
+    does at 1.2 times it, on 200 streams of the hidden simulator and on the series' SGD
+    with seeds 0 to 9 (the student's function uses seed 0)."""
+    hidden = load()
+    limit = 2 / hidden["_top_eigenvalue"](hidden["_REFERENCE_P"])
+    rates = [0.85 * limit, 1.2 * limit]
+    _, diverged = hidden["_simulate"](hidden["_REFERENCE_P"], rates, (), 200, 3000, 31)
+    assert diverged.mean(axis=0).tolist() == [0.0, 1.0]
+    for seed in range(10):
+        found = [helpers.train(helpers.sgd(lr), helpers.REFERENCE_WORLD, 3000,
+                               helpers.make_rng(seed), on_divergence="mark").diverged
+                 for lr in rates]
+        assert found == [False, True], seed
+
+
+def test_the_typical_rate_formula_passes_for_drawn_cases():
+    """ex1 D under 20 secrets: the formula within 8% of the hidden simulation."""
+    hidden = load()
+    for k in range(20):
+        cases = hidden["_typical_cases"](np.random.default_rng([8, k]))
+        for (q, g, lr), rate in zip(cases, hidden["_typical_rates"](cases, seed=k)):
+            assert abs(lr / (np.sqrt(q) * abs(g)) / rate - 1) < 0.08, (k, q, rate)
+
+
+# --- plain results, read without running the student's code -------------------------------
+
+def test_a_state_of_the_students_own_class_is_handed_back_untouched(capfd):
+    """AdaGrad's state may be anything: the check reads the arrays of a tuple, a list, a
+    dict or an array, and hands anything else back without asking it anything (not even
+    its __class__)."""
+    class State:
+        def __init__(self, total):
+            self.total = total
+
+        @property
+        def __class__(self):
+            raise AssertionError("asked outside the watch")
+
+    def init(w):
+        return State(np.zeros_like(w, dtype=float))
+
+    def step(w, g, state, lr=0.1, eps=1e-10):
+        total = state.total + g * g
+        return w - lr * g / (np.sqrt(total) + eps), State(total)
+
+    for check in ("adagrad_values", "adagrad_pure", "adagrad_stacked"):
+        passes(capfd, check, init, step)
+
+
+def test_an_array_of_objects_counts_when_each_is_a_plain_number(capfd, ex4):
+    def as_objects(excess, counts, members):
+        return np.array(ex4["excess_by_group"](excess, counts, members).tolist(), dtype=object)
+
+    passes(capfd, "excess_by_group", as_objects)
+
+    class Lazy:
+        def __float__(self):
+            raise AssertionError("converted outside the watch")
+
+    def lazy(excess, counts, members):
+        result = np.empty(len(members), dtype=object)
+        for k in range(len(members)):
+            result[k] = Lazy()
+        return result
+
+    assert "NumPy array" in fails(capfd, "excess_by_group", lazy)

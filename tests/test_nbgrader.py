@@ -4,11 +4,13 @@ where nbgrader is not installed, which is the student environment).
 nbgrader's own `generate_assignment` must accept every source and produce the same
 student cells as scripts/make_student_versions.py; its validator must pass the sources
 and fail the empty student versions; and the whole pipeline, with `make course`'s
-configuration, must grade honest, slipped, cheating, crashing and exiting students as
-INSTRUCTORS.md says."""
+configuration, must grade honest, slipped, cheating, tricking, crashing and exiting
+students as INSTRUCTORS.md says, with the hidden tests in a sandboxed process of their
+own."""
 
 import csv
 import html
+import json
 import os
 import re
 import shutil
@@ -40,9 +42,16 @@ def test_make_course_writes_a_config_nbgrader_reads(tmp_path):
     course = make_course(tmp_path / "c")
     assert sorted(p.name for p in (course / "source").iterdir()) == sorted(ASSIGNMENTS)
     # The grading code, instructor-only, next to the sources and never inside them.
-    assert (course / "grader" / "nbgrader_plugins.py").is_file()
-    assert (course / "grader" / "grading_kernel_startup.py").is_file()
+    for name in ("nbgrader_plugins.py", "grading_kernel_startup.py", "run_hidden.py",
+                 "sandbox.py", "hidden_checks.py"):
+        assert (course / "grader" / name).is_file(), name
     assert not list((course / "grader").rglob("__pycache__"))
+    # The course's own secret: 32 hex digits, readable by the instructor only.
+    secret = (course / "grader" / "course_secret").read_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", secret)
+    assert (course / "grader" / "course_secret").stat().st_mode & 0o077 == 0
+    other = make_course(tmp_path / "other")
+    assert (other / "grader" / "course_secret").read_text().strip() != secret
     code = ("from traitlets.config.loader import PyFileConfigLoader\n"
             "from nbgrader.coursedir import CourseDirectory\n"
             "from nbgrader.converters import Autograde, GenerateFeedback\n"
@@ -58,8 +67,14 @@ def test_make_course_writes_a_config_nbgrader_reads(tmp_path):
             "for p in default]\n"
             "print('same steps:', [n.rsplit('.', 1)[1] for n in ours] == "
             "[n.rsplit('.', 1)[1].replace('Execute', 'GradingExecute') for n in names])\n"
+            "ours = Autograde(coursedir=course, config=config).sanitize_preprocessors\n"
+            "default = Autograde(coursedir=CourseDirectory()).sanitize_preprocessors\n"
+            "names = [p.__name__ for p in default]\n"
+            "print('same sanitize steps:', [n.rsplit('.', 1)[1] for n in ours] == "
+            "names[:1] + ['SanitizeCells'] + names[1:])\n"
             "from nbgrader_plugins import GradingExecute\n"
             "print('timeout:', GradingExecute(config=config).timeout)\n"
+            "print('hidden timeout:', GradingExecute(config=config).hidden_timeout)\n"
             "print('add_missing_cells:', OverwriteCells(config=config).add_missing_cells)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=course, capture_output=True,
                           text=True)
@@ -69,7 +84,9 @@ def test_make_course_writes_a_config_nbgrader_reads(tmp_path):
     # nbgrader's own autograde steps, with GradingExecute in place of its Execute: a new
     # nbgrader with other steps fails here rather than losing one silently.
     assert "same steps: True" in done.stdout
+    assert "same sanitize steps: True" in done.stdout, done.stdout
     assert "timeout: 120" in done.stdout and "add_missing_cells: True" in done.stdout
+    assert "hidden timeout: 300" in done.stdout
     assert "120 s" in documented_text(), "INSTRUCTORS.md states the time-out"
     again = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_course.py"),
                             str(course)], capture_output=True, text=True)
@@ -105,6 +122,57 @@ def run_cells(tmp_path, sources, **traits):
     nb, _ = grading_execute(**traits).preprocess(nb, resources)
     return [[(o.get("ename") or o.get("name"), o.get("evalue") or o.get("text", ""))
              for o in cell.outputs] for cell in nb.cells]
+
+
+def test_the_grading_kernel_is_sandboxed(tmp_path):
+    """The kernel's sandbox (grader/sandbox.py, its "kernel" rules): what the notebooks
+    need works (the series' code and its threads, matplotlib, Numba, a file in the
+    notebook's own folder); student code gets an error in its cell for a new process, a
+    database, a thread, a change of folder, a write into the course outside its folder,
+    into a folder that holds the course or into Python's files, a read of the grader's
+    secrets, the garbage collector's lists; nothing reaches stderr (which would cost a
+    graded cell its points)."""
+    course = tmp_path / "course"
+    own = course / "autograded" / "alice" / "ex0"
+    own.mkdir(parents=True)
+    (course / "gradebook.db").write_text("grades")
+    works = [
+        "from helpers import grading, setup_notebook\nSEED = setup_notebook()\n"
+        "%xmode Minimal\nimport numpy as np\nimport helpers",
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()",
+        "run = helpers.train(helpers.sgd(0.1), helpers.REFERENCE_WORLD, 200, "
+        "helpers.make_rng(0))\nprint('train')",
+        "helpers.sweep({'sgd': (helpers.sgd, {'lr': [0.05]})}, helpers.REFERENCE_WORLD, "
+        "range(2), 200)\nprint('sweep, in threads of its own')",
+        "import numba\n\n@numba.njit\ndef f(x):\n    return x + 1\n\nprint(f(1))",
+        "open('mine.txt', 'w').write('mine')\nprint(open('mine.txt').read())",
+    ]
+    refused = [
+        f"open({str(course / 'gradebook.db')!r}, 'w')",
+        "open('../../../gradebook.db', 'a')",
+        "import pathlib\npathlib.Path('../../../new.txt').write_text('x')",
+        f"import os\nos.makedirs({str(tmp_path / 'grader')!r})",
+        f"open({str(tmp_path / 'hidden_checks.py')!r}, 'w')",
+        "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'pass'])",
+        "!true",
+        "import os\nos.system('true')",
+        "import sqlite3\nsqlite3.connect(':memory:')",
+        "import os\nos.chdir('..')",
+        "import threading\nthreading.Thread(target=print).start()",
+        "import sys\nopen(sys.prefix + '/sitecustomize.py', 'w')",
+        f"open({str(ROOT / 'exercises' / 'grader' / 'README.md')!r}).read()",
+        "import gc\ngc.get_objects()",
+    ]
+    outputs = run_cells(own, works + refused, course_root=str(course))
+    for source, output in zip(works, outputs):
+        assert output and all(kind in ("stdout", None) for kind, _ in output), (source, output)
+    assert outputs[3] == [("stdout", "sweep, in threads of its own\n")]
+    assert outputs[5] == [("stdout", "mine\n")]
+    for source, output in zip(refused, outputs[len(works):]):
+        assert [kind for kind, _ in output] == ["Refused"], (source, output)
+        assert "not allowed while grading" in output[0][1], (source, output)
+    assert (course / "gradebook.db").read_text() == "grades"
+    assert not (tmp_path / "grader").exists() and not (tmp_path / "hidden_checks.py").exists()
 
 
 def test_grading_execute_survives_exit_a_crash_and_a_stuck_cell(tmp_path, caplog):
@@ -151,6 +219,211 @@ def test_grading_execute_gives_up_after_max_crashes(tmp_path, caplog):
     assert len(said) == 2 and "were not run" in said[1], said
 
 
+# --- the hidden tests, in a process of their own ---------------------------------------------
+
+FAKE_CHECKS = """\
+def double(f):
+    assert f(2) == 4, "double(2) should be 4"
+    return "double passed"
+
+
+def forever(f):
+    while True:
+        pass
+
+
+def says(f):
+    raise AssertionError(f"it says {f()}")
+
+
+def secret():
+    from pathlib import Path
+    text = Path(__file__).with_name("course_secret").read_text().strip()
+    return f"the grader's own code reads its files ({len(text)} characters)"
+"""
+
+
+def fake_grader(tmp_path) -> Path:
+    """A grader folder with the course's driver and sandbox and three small checks."""
+    grader = tmp_path / "grader"
+    grader.mkdir()
+    for name in ("run_hidden.py", "sandbox.py"):
+        shutil.copy(ROOT / "exercises" / "grader" / name, grader / name)
+    (grader / "hidden_checks.py").write_text(FAKE_CHECKS)
+    (grader / "course_secret").write_text("0123456789abcdef0123456789abcdef\n")
+    return grader
+
+
+def test_hidden_tests_run_in_a_sandboxed_process_of_their_own(tmp_path, caplog):
+    """run_hidden.py runs the student's cells and then each check: R2's tricks, tried in
+    the cells, are refused there (a fake hidden_checks.py and a change of folder, a worker
+    thread fed through a queue, the grader's own file, its secret), a forged answer on
+    every file descriptor is ignored, exit() costs nothing, a name that is missing or a
+    check that runs past the time-out fails its own test only; a process that ends
+    without an answer, or in which a thread runs, fails every hidden test."""
+    caplog.set_level("WARNING", logger="grading-test")
+    grader = fake_grader(tmp_path)
+    execute = grading_execute(grader_dir=str(grader), timeout=3)
+    resources = {"nbgrader": {"student": "alice", "assignment": "ex0"}}
+    cells = [
+        "def double(x):\n    return 2 * x",
+        "import os, tempfile\nfolder = tempfile.mkdtemp()\nos.makedirs(folder + '/grader')",
+        "import os\nos.chdir('/')",
+        "def reversed(items):\n    return []\n\n\ngrading = None",
+        "import queue, threading\njobs, done = queue.Queue(), queue.Queue()\n\n\n"
+        "def ask(f, *args):\n    jobs.put((f, args))\n    return done.get()\n\n\n"
+        "def triple(x):\n    return ask(lambda v: 3 * v, x)\n\n\n"
+        "threading.Thread(target=lambda: None).start()",
+        f"import runpy\nref = runpy.run_path({str(grader / 'hidden_checks.py')!r})",
+        f"secret = open({str(grader / 'course_secret')!r}).read()",
+        "import os\nfor fd in range(1, 30):\n    try:\n        os.write(fd, b'{\"nonce\": "
+        "\"forged\", \"results\": {}}\\n')\n    except OSError:\n        pass",
+        "exit()",
+        "%xmode Minimal\n!ls\n\n\ndef after_exit():\n    return 'é \"\\\\ \\n 😀'",
+    ]
+    checks = [["double-tests", "double", ["double"]], ["triple-tests", "double", ["triple"]],
+              ["ref-tests", "double", ["ref"]], ["secret-tests", "secret", []],
+              ["forever-tests", "forever", ["double"]],
+              ["text-tests", "says", ["after_exit"]]]
+    steps = [["cell", source] for source in cells] + [["check", *c] for c in checks]
+    results = execute._run_hidden(steps, resources)
+    assert results["double-tests"] == (True, "double passed")
+    assert not results["triple-tests"][0]
+    assert "waits for another thread" in results["triple-tests"][1]
+    assert results["ref-tests"][1].startswith("ref is not defined")
+    assert results["secret-tests"] == (True, "the grader's own code reads its files "
+                                             "(32 characters)")
+    assert "ran longer than the 3 s time-out" in results["forever-tests"][1]
+    assert results["text-tests"] == (False, 'it says é "\\ \n 😀')
+    assert not [r for r in caplog.records if "STUDENT-LEVEL" in r.getMessage()]
+
+    # A process that ends without its answer, and one in which a thread runs.
+    results = execute._run_hidden([["cell", "import os\nos._exit(0)"], steps[-6]],
+                                  resources)
+    assert results == {"double-tests": (False, "the hidden tests could not be run: their "
+                                               "process ended without an answer (exit "
+                                               "status 0)")}
+    said = [r.getMessage() for r in caplog.records if "STUDENT-LEVEL" in r.getMessage()]
+    assert len(said) == 1 and "student 'alice', assignment 'ex0': the hidden tests could " \
+                              "not be run" in said[0], said
+    thread = ("import importlib.util, time\n"
+              "fresh = importlib.util.module_from_spec(importlib.util.find_spec('_thread'))\n"
+              "fresh.start_new_thread(lambda: time.sleep(60), ())\ntime.sleep(0.2)\n"
+              "def double(x):\n    return 2 * x")
+    results = execute._run_hidden([["cell", thread], steps[-6]], resources)
+    assert not results["double-tests"][0]
+    assert "a thread that the notebook started was running" in results["double-tests"][1]
+
+
+def test_a_function_that_prints_or_runs_long_passes_its_hidden_tests():
+    """What the hidden tests' process runs itself while a student's function runs (where
+    its printed text goes, the time limit's signal handler) is not counted by the checks'
+    watch as the grader's own code: a correct adam_step that prints and takes a while
+    passes."""
+    source = next((ROOT / "exercises" / "source" / "ex1-adam-update").glob("*.ipynb"))
+    cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, 4).cells
+             if c.metadata.get("nbgrader", {}).get("grade_id")}
+    step = solved(cells["ex1-adam-step"]).replace(
+        "    m = beta1", "    import sys\n    import time\n\n    time.sleep(0.05)\n"
+                         "    print('step', t)\n    print('t =', t, file=sys.stderr)\n"
+                         "    m = beta1")
+    steps = [["cell", cells["ex1-setup"]], ["cell", step],
+             ["check", "ex1-adam-moments-tests", "adam_moments", ["adam_step"]]]
+    results = grading_execute()._run_hidden(steps, {"nbgrader": {"student": "alice"}})
+    assert results["ex1-adam-moments-tests"][0], results
+
+
+def test_grading_execute_runs_the_hidden_tests_outside_the_kernel(tmp_path):
+    """A graded cell's hidden block is not run in the kernel (a cell that rebinds what it
+    uses changes nothing); its result is added to the cell's outputs, an error when it
+    fails (0 points), and the cell gets its full source back."""
+    grader = fake_grader(tmp_path)
+    test_cell = ('print("visible part")\n### BEGIN HIDDEN TESTS\nimport runpy\n'
+                 'print(runpy.run_path("nowhere.py")["double"](double))\n'
+                 '### END HIDDEN TESTS')
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def double(x):\n    return x + x"),
+        nbformat.v4.new_code_cell("import runpy\nrunpy.run_path = lambda *a, **k: "
+                                  "{'double': lambda f: 'fake pass'}"),
+        nbformat.v4.new_code_cell(test_cell),
+        nbformat.v4.new_code_cell("def double(x):\n    return 5"),      # from here on
+        nbformat.v4.new_code_cell(test_cell.replace("visible part", "second")),
+    ])
+    for index, grade_id in ((2, "first-tests"), (4, "second-tests")):
+        nb.cells[index].metadata["nbgrader"] = {"grade": True, "solution": False,
+                                                "locked": True, "grade_id": grade_id,
+                                                "points": 1, "schema_version": 3}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    resources = {"nbgrader": {"student": "alice", "assignment": "ex0"},
+                 "metadata": {"path": str(tmp_path)}}
+    nb, _ = grading_execute(grader_dir=str(grader)).preprocess(nb, resources)
+    first, second = nb.cells[2], nb.cells[4]
+    assert first.source == test_cell
+    assert [(o.output_type, o.get("text")) for o in first.outputs] == [
+        ("stream", "visible part\n"), ("stream", "double passed\n")]
+    # The second hidden test sees the double defined above it (5): it fails, with an
+    # error, and the first one is not affected.
+    assert [o.output_type for o in second.outputs] == ["stream", "error"]
+    assert second.outputs[1].ename == "HiddenCheckFailed"
+    assert second.outputs[1].evalue == "double(2) should be 4"
+    from nbgrader.utils import determine_grade
+    assert determine_grade(first)[0] == 1 and determine_grade(second)[0] == 0
+
+
+def test_hidden_calls_are_read_from_every_hidden_block():
+    """Each hidden block ends with a call GradingExecute can read, of a check that
+    hidden_checks.py defines, with names the notebook defines."""
+    sys.path.insert(0, str(ROOT / "exercises" / "grader"))
+    try:
+        from nbgrader_plugins import split_hidden
+    finally:
+        sys.path.pop(0)
+    import runpy
+    checks = runpy.run_path(str(ROOT / "exercises" / "grader" / "hidden_checks.py"))
+    found = 0
+    for path in SOURCES:
+        cells = nbformat.read(path, 4).cells
+        for cell in cells:
+            if "### BEGIN HIDDEN TESTS" in cell.source:
+                visible, call = split_hidden(cell.source)
+                assert call is not None, cell.source
+                assert "HIDDEN" not in visible and visible.strip()
+                check, names = call
+                assert callable(checks.get(check)), check
+                assert all(re.search(rf"\bdef {name}\(", "\n".join(c.source for c in cells))
+                           for name in names), (check, names)
+                found += 1
+    assert found == sum(len(graded_cells(a)) for a in ASSIGNMENTS)
+
+
+def test_a_duplicated_graded_cell_is_graded_as_an_ordinary_cell(caplog):
+    """SanitizeCells: a copy of a graded cell (JupyterLab's "duplicate" keeps nbgrader's
+    metadata), or a cell with metadata of its own making, loses the metadata (nbgrader
+    0.9 would crash on it and drop the submission) and the student is named."""
+    sys.path.insert(0, str(ROOT / "exercises" / "grader"))
+    try:
+        from nbgrader_plugins import SanitizeCells
+    finally:
+        sys.path.pop(0)
+    import logging
+    caplog.set_level("WARNING", logger="sanitize-test")
+    meta = {"grade": True, "solution": False, "locked": True, "grade_id": "f-tests",
+            "points": 1}
+    cells = [nbformat.v4.new_code_cell("print(1)") for _ in range(4)]
+    cells[0].metadata["nbgrader"] = dict(meta)
+    cells[1].metadata["nbgrader"] = dict(meta)                 # the copy
+    cells[2].metadata["nbgrader"] = {}                         # emptied metadata
+    nb = nbformat.v4.new_notebook(cells=cells)
+    resources = {"nbgrader": {"student": "bob", "assignment": "ex0"}}
+    nb, _ = SanitizeCells(log=logging.getLogger("sanitize-test")).preprocess(nb, resources)
+    assert [("nbgrader" in c.metadata) for c in nb.cells] == [True, False, False, False]
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["STUDENT-LEVEL: student 'bob', assignment 'ex0': cell 'f-tests' "
+                    "duplicated: its copy (cell #2) is graded as an ordinary cell, the "
+                    "first one (cell #1) as the assignment's"]
+
+
 # --- the whole pipeline, as an instructor runs it ------------------------------------------
 # Every nbgrader step goes through scripts/nbgrader_run.py, as `make nbgrader` does, so a
 # step that logs an error fails here. Three fake students per exercise go through the local
@@ -159,8 +432,9 @@ def test_grading_execute_gives_up_after_max_crashes(tmp_path, caplog):
 # from the correct solutions and are put straight into submitted/, where `collect` would
 # leave them (the exchange is the same for all, and each fetch or submit costs seconds):
 # `cheat` and `copier` (the tricks of issue 18), `warns` (a slip that makes NumPy warn),
-# `exits` (exit() in an added cell), `crasher` (os._exit(1) in an added cell), `deleter`
-# (a test cell deleted).
+# `trickster` (the red-team review's tricks against hidden tests run in the kernel),
+# `duplicator` (graded cells duplicated, metadata and all), `exits` (exit() in an added
+# cell), `crasher` (os._exit(1) in an added cell), `deleter` (a test cell deleted).
 
 MISTAKES = {   # exercise: (cell, what the correct solution says, what the slip says)
     "ex1-adam-update": ("ex1-adam-step",                                # no bias correction
@@ -186,6 +460,7 @@ class Student:
     replace: dict = field(default_factory=dict)     # grade_id -> the student's cell
     insert: tuple = ()                              # (before grade_id, source of a new cell)
     delete: tuple = ()                              # grade_ids
+    duplicate: tuple = ()                           # grade_ids copied, metadata and all
     lost: frozenset = frozenset()
 
 
@@ -371,6 +646,107 @@ def bigram_loss(table, batch):
 EXIT = "exit()"
 CRASH = "import os\n\nos._exit(1)"
 
+# R2's tricks (issue 18's red-team review), which scored full marks while the hidden tests
+# ran in the student's kernel. COURSE stands for the course folder's absolute path.
+HIDDEN_CHECK_NAMES = sorted({name for path in SOURCES for name in re.findall(
+    r'\["(\w+)"\]\(', path.read_text(encoding="utf-8"))})
+FAKE_GRADER = f'''\
+# Trick 1: a grader/hidden_checks.py whose every check passes, the working folder changed to
+# where it is, a builtin the hidden blocks' loader used shadowed, and `grading` rebound to
+# an object whose every check passes.
+import os
+import pathlib
+import tempfile
+
+fake = tempfile.mkdtemp(dir=".")
+os.makedirs(os.path.join(fake, "grader"))
+with open(os.path.join(fake, "grader", "hidden_checks.py"), "w") as handle:
+    for name in {HIDDEN_CHECK_NAMES!r}:
+        handle.write(f"def {{name}}(*args, **kwargs):\\n    return 'hidden test passed'\\n")
+
+
+def reversed(items):
+    return [pathlib.Path(fake)]
+
+
+class Anything:
+    def __getattr__(self, name):
+        if name == "passes":
+            return lambda *args, **kwargs: False
+        if name == "call":
+            return lambda function, *args, **kwargs: globals().get("simulated", 0.5)
+        if name == "CheckFailed":
+            return AssertionError
+        return lambda *args, **kwargs: "check passed"
+
+
+grading = Anything()
+os.chdir(fake)
+'''
+TAMPER_MARK = "trickster-tamper-18"
+TAMPER = f'''\
+# Trick 6: a detached process that waits until autograde is over, then gives this student
+# every point in the gradebook.
+import pathlib
+import subprocess
+import sys
+
+database = next(str(d / "gradebook.db") for d in pathlib.Path.cwd().parents
+                if (d / "gradebook.db").is_file())
+job = f"""
+import sqlite3, time  # {TAMPER_MARK}
+time.sleep(30)
+connection = sqlite3.connect({{database!r}})
+connection.execute("UPDATE grade SET auto_score = (SELECT max_score FROM grade_cells "
+                   "WHERE grade_cells.id = grade.cell_id)")
+connection.commit()
+"""
+subprocess.Popen([sys.executable, "-c", job], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+'''
+PLANT = """\
+# Trick 7: a hidden_checks.py planted in the folder that holds the course, where the
+# hidden blocks' loader looked first (for every later student too).
+import pathlib
+
+course = next(d for d in pathlib.Path.cwd().parents if (d / "nbgrader_config.py").is_file())
+for folder in (course.parent / "grader", course.parent / "exercises" / "grader"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "hidden_checks.py").write_text("def __getattr__(name):\\n"
+                                             "    return lambda *a, **k: 'passed'\\n")
+"""
+WORKER_THREAD = """\
+# Trick 2: a worker thread, started before any check, fed through a queue: the watch
+# follows only the thread that calls the student's function.
+import queue
+import threading
+
+jobs, done = queue.Queue(), queue.Queue()
+
+
+def worker():
+    while True:
+        function, args = jobs.get()
+        done.put(function(*args))
+
+
+threading.Thread(target=worker, daemon=True).start()
+
+
+def ask(function, *args):
+    jobs.put((function, args))
+    return done.get()
+"""
+COURSE_REFERENCES = """\
+# Trick 3: the course's own hidden_checks.py imported as a module, its private
+# references called (the watch covered only helpers/).
+import sys
+
+sys.path.insert(0, COURSE + "/grader")
+import hidden_checks as ref  # noqa: E402
+"""
+TRICKS = (FAKE_GRADER, TAMPER, PLANT)
+
 
 def graded_cells(assignment: str) -> dict:
     """grade_id -> points of the code cells nbgrader grades by itself, in notebook order
@@ -457,14 +833,67 @@ EXTRA = {
                          lost=frozenset({"ex4-loss-tests"})),
     },
 }
+# `trickster`: R2's tricks 1 (a function left unwritten, its checks faked), 6 and 7 in every
+# exercise, 2 or 3 on one or two functions; each cell they concern scores 0.
+FIRST_SOLUTION = {"ex1-adam-update": "ex1-adam-step", "ex2-predict-and-diverge":
+                  "ex2-predicted-weight", "ex3-adagrad-and-a-hard-world": "ex3-adagrad",
+                  "ex4-softmax-gradient-on-shakespeare": "ex4-loss"}
+TRICKSTER = {
+    "ex1-adam-update": Student(
+        insert=tuple((FIRST_SOLUTION["ex1-adam-update"], trick)
+                     for trick in (*TRICKS, COURSE_REFERENCES)),
+        replace={"ex1-effective-lr": "def effective_lr(v, t, lr=0.05, beta2=0.999, eps=1e-8):"
+                                     "\n    raise NotImplementedError()\n",
+                 "ex1-typical-lr": "def typical_effective_lr(q, g, lr=0.05):\n"
+                                   "    return ref._typical_rates([(q, g, lr)])[0]\n"},
+        lost=frozenset({"ex1-effective-lr-tests", "ex1-typical-lr-tests"})),
+    "ex2-predict-and-diverge": Student(
+        insert=tuple((FIRST_SOLUTION["ex2-predict-and-diverge"], trick)
+                     for trick in (*TRICKS, COURSE_REFERENCES)),
+        replace={"ex2-stability": "def stability_limit(hessian):\n"
+                                  "    raise NotImplementedError()\n",
+                 "ex2-hessian": "def expected_hessian(p):\n"
+                                "    return ref._hessian_reference(p)\n"},
+        lost=frozenset({"ex2-stability-tests", "ex2-hessian-tests", *USES_HESSIAN})),
+    "ex3-adagrad-and-a-hard-world": Student(
+        insert=tuple((FIRST_SOLUTION["ex3-adagrad-and-a-hard-world"], trick)
+                     for trick in (*TRICKS, WORKER_THREAD)),
+        replace={"ex3-adagrad": "import helpers.optimizers as series\n\n\n"
+                                "def adagrad_init(w):\n"
+                                "    return np.zeros_like(w, dtype=float)\n\n\n"
+                                "def adagrad_step(w, g, state, lr=0.1, eps=1e-10):\n"
+                                "    return ask(series.adagrad_update, w, g, 0, state, lr, "
+                                "eps)\n"},
+        lost=frozenset({"ex3-adagrad-tests", "ex3-adagrad-pure-tests",
+                        "ex3-adagrad-stacked-tests"})),
+    "ex4-softmax-gradient-on-shakespeare": Student(
+        insert=tuple((FIRST_SOLUTION["ex4-softmax-gradient-on-shakespeare"], trick)
+                     for trick in (*TRICKS, WORKER_THREAD, COURSE_REFERENCES)),
+        replace={"ex4-central-difference": "def central_difference(f, x, index, h=1e-5):\n"
+                                           "    raise NotImplementedError()\n",
+                 "ex4-loss": "import helpers.softmax as series\n\n\n"
+                             "def bigram_loss(table, batch):\n"
+                             "    log_p = ask(series.log_softmax, table[batch[:, 0]])\n"
+                             "    return -log_p[np.arange(len(batch)), batch[:, 1]].mean()\n",
+                 "ex4-shared-bias": "def shared_bias_gradient(E, U, c, batch):\n"
+                                    "    return ref._shared_bias_reference(E, U, c, batch)\n"},
+        lost=frozenset({"ex4-loss-tests", "ex4-central-difference-tests",
+                        "ex4-shared-bias-tests"})),
+}
 for _assignment, _students in EXTRA.items():
+    _students["trickster"] = TRICKSTER[_assignment]
+    # JupyterLab's "duplicate cell" keeps nbgrader's metadata: a test cell and a solution
+    # cell duplicated (nbgrader 0.9 alone drops such a submission: 0 points, no feedback).
+    _students["duplicator"] = Student(duplicate=(FIRST_TEST[_assignment],
+                                                 FIRST_SOLUTION[_assignment]))
     _students["exits"] = Student(insert=((LAST_TEST[_assignment], EXIT),))
     _students["crasher"] = Student(insert=((LAST_TEST[_assignment], CRASH),))
     _students["deleter"] = Student(delete=(FIRST_TEST[_assignment],))
-EXTRA_STUDENTS = ("cheat", "copier", "warns", "exits", "crasher", "deleter")
-# Named under "Students whose notebooks need a look" after autograde (the audit, or a
-# crash); the honest ones, and the slips, are not.
-NEED_A_LOOK = {"cheat", "copier", "exits", "crasher", "deleter"}
+EXTRA_STUDENTS = ("cheat", "copier", "warns", "trickster", "duplicator", "exits", "crasher",
+                  "deleter")
+# Named under "Students whose notebooks need a look" after autograde (the audit, the
+# grading plugin); the honest ones, and the slips, are not.
+NEED_A_LOOK = {"cheat", "copier", "trickster", "duplicator", "exits", "crasher", "deleter"}
 SLEEPER = ("ex1-adam-update", "sleeper", 5)    # a time-out test: assignment, student, seconds
 
 
@@ -489,8 +918,9 @@ def answers(assignment: str, name: str) -> dict:
             if c.metadata.get("nbgrader", {}).get("solution")}
 
 
-def fill_in(path: Path, assignment: str, student: str):
-    """Turn a fetched (empty) notebook into the given student's submission."""
+def fill_in(path: Path, assignment: str, student: str, course: Path | None = None):
+    """Turn a fetched (empty) notebook into the given student's submission (``course``:
+    the course folder, for the tricks that name it)."""
     if student == "untouched":
         return
     solutions = answers(assignment, path.name)
@@ -512,9 +942,16 @@ def fill_in(path: Path, assignment: str, student: str):
         for before, source in plan.insert:
             [index] = [i for i, c in enumerate(nb.cells)
                        if c.metadata.get("nbgrader", {}).get("grade_id") == before]
+            source = source.replace("COURSE", repr(str(course))) if course else source
             nb.cells.insert(index, nbformat.v4.new_code_cell(source))
         nb.cells = [c for c in nb.cells
                     if c.metadata.get("nbgrader", {}).get("grade_id") not in plan.delete]
+        for grade_id in plan.duplicate:
+            [index] = [i for i, c in enumerate(nb.cells)
+                       if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+            twin = nbformat.from_dict(json.loads(json.dumps(nb.cells[index])))
+            twin.id = f"copy-{index}"
+            nb.cells.insert(index + 1, twin)
     nbformat.write(nb, path)
 
 
@@ -523,7 +960,7 @@ def place_submission(course: Path, assignment: str, student: str):
     folder = course / "submitted" / student / assignment
     shutil.copytree(course / "release" / assignment, folder)
     for path in folder.glob("*.ipynb"):
-        fill_in(path, assignment, student)
+        fill_in(path, assignment, student, course)
     (folder / "timestamp.txt").write_text("2026-01-01 12:00:00.000000 UTC")
 
 
@@ -593,6 +1030,12 @@ def graded_course(tmp_path_factory):
     # The students' submission cache (nbgrader's, under the Jupyter data folder) stays here.
     env = dict(os.environ, JUPYTER_DATA_DIR=str(top / "jupyter-data"))
     courses = [make_course(top / f"course{i}") for i in range(len(groups))]
+    # R2's trick 7 as if an earlier student had managed it: a hidden_checks.py that fails
+    # every test, in the folder that holds the courses, where the hidden blocks' loader
+    # looked first. The hidden tests load the course's own grader/ by its absolute path.
+    for folder in PLANTED:
+        (top / folder).mkdir(parents=True)
+        (top / folder / "hidden_checks.py").write_text(PLANTED_CHECKS)
     with ThreadPoolExecutor(len(groups)) as pool:
         runs = [pool.submit(run_pipeline, course, group, env, top / f"homes{i}")
                 for i, (course, group) in enumerate(zip(courses, groups))]
@@ -604,7 +1047,25 @@ def graded_course(tmp_path_factory):
         with open(course / "grades.csv", newline="") as handle:
             grades.update({(row["assignment"], row["student_id"]): row
                            for row in csv.DictReader(handle)})
-    return course_of, grades, logs, logs.pop("sleeper")
+    yield course_of, grades, logs, logs.pop("sleeper")
+    for pid in tamper_processes():         # none, unless the sandbox let one through
+        os.kill(pid, 9)
+
+
+PLANTED = ("grader", "exercises/grader")
+PLANTED_CHECKS = "raise SystemExit('a planted hidden_checks.py was loaded')\n"
+
+
+def tamper_processes() -> list:
+    """Processes started by the trickster's trick 6 (found by the mark in their command)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if TAMPER_MARK.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return found
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.parent.name)
@@ -629,15 +1090,16 @@ def documented_text() -> str:
 def documented_scores() -> dict:
     """INSTRUCTORS.md's table of what the pipeline grades: assignment -> (correct, with
     the slip, untouched, written answers). The test holds the text to the results."""
-    rows = re.findall(r"^\| `(ex\d-[\w-]+)` \| [^|]+ \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$",
+    rows = re.findall(r"^\| `(ex\d-[\w-]+)` \| (?!\d+ \|)[^|]+ \| (\d+) \| (\d+) \| (\d+) \| "
+                      r"(\d+) \|$",
                       documented_text(), flags=re.MULTILINE)
     return {name: tuple(float(v) for v in values) for name, *values in rows}
 
 
 def documented_extra_scores() -> dict:
-    """INSTRUCTORS.md's second table: assignment -> (cheat, copier, warns, exits / crasher /
-    deleter)."""
-    rows = re.findall(r"^\| `(ex\d-[\w-]+)` \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$",
+    """INSTRUCTORS.md's second table: assignment -> (cheat, copier, warns, trickster, exits /
+    crasher / deleter / duplicator)."""
+    rows = re.findall(r"^\| `(ex\d-[\w-]+)` \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$",
                       documented_text(), flags=re.MULTILINE)
     return {name: tuple(float(v) for v in values) for name, *values in rows}
 
@@ -677,9 +1139,10 @@ def test_pipeline_extra_scores_are_documented(graded_course, assignment):
     _, grades, _, _ = graded_course
     scores = {student: float(grades[assignment, student]["score"])
               for student in EXTRA_STUDENTS}
-    assert scores["exits"] == scores["crasher"] == scores["deleter"]
+    assert scores["exits"] == scores["crasher"] == scores["deleter"] == scores["duplicator"]
     assert documented_extra_scores()[assignment] == (
-        scores["cheat"], scores["copier"], scores["warns"], scores["exits"]), \
+        scores["cheat"], scores["copier"], scores["warns"], scores["trickster"],
+        scores["exits"]), \
         "INSTRUCTORS.md's table of the other students' scores differs from nbgrader's"
 
 
@@ -734,7 +1197,36 @@ def test_pipeline_names_the_students_whose_notebooks_need_a_look(graded_course):
         assert "ended the kernel" in named["crasher"] and "os._exit" in named["crasher"]
         assert "reaches into the grading" in named["cheat"]
         assert "reaches into the grading" in named["copier"]
+        assert "duplicated: its copy" in named["duplicator"]
+        for word in ("chdir", "a builtin shadowed (reversed)", "grading =", "subprocess",
+                     "gradebook", "grader", "write_text"):
+            assert word in named["trickster"], (word, named["trickster"])
         assert f"student 'cheat', assignment '{assignment}'" in log     # under READ THIS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_tricksters_side_effects_are_refused(graded_course, assignment):
+    """R2's tricks 1, 6 and 7 in the kernel: the change of folder, the detached process
+    (none is left running) and the planted files are refused in their cells; the files
+    planted before (see graded_course) were never loaded, or the correct student would
+    have lost every hidden test."""
+    course = graded_course[0][assignment]
+    notebook = next((course / "autograded" / "trickster" / assignment).glob("*.ipynb"))
+    said = {}
+    for cell in nbformat.read(notebook, 4).cells:
+        for trick, first_line in (("fake", "# Trick 1"), ("tamper", "# Trick 6"),
+                                  ("plant", "# Trick 7"), ("thread", "# Trick 2")):
+            if cell.source.startswith(first_line):
+                said[trick] = " ".join(o.get("evalue", "") for o in cell.outputs
+                                       if o.output_type == "error")
+    assert "not allowed while grading: changing the working folder" in said["fake"]
+    assert "not allowed while grading: a new process" in said["tamper"]
+    assert "not allowed while grading: writing inside" in said["plant"]
+    if "thread" in said:
+        assert "not allowed while grading: a new thread" in said["thread"]
+    assert tamper_processes() == []
+    for folder in PLANTED:
+        assert (course.parent / folder / "hidden_checks.py").read_text() == PLANTED_CHECKS
 
 
 def test_a_time_out_costs_its_cell_and_names_the_student(graded_course):

@@ -105,6 +105,24 @@ def test_nbclient_lines_alone_still_name_the_student():
     assert {s for s, _, _ in result.students} == {"alice", "bob"}
 
 
+def test_a_notebook_nbgrader_could_not_grade_names_its_student():
+    """nbgrader's ERROR lines when a submission could not be graded at all (it is then
+    removed: no score, no feedback) name the student, and still fail the step."""
+    log = ["[AutogradeApp | INFO] Sanitizing /c/submitted/bob/ex1/ex1.ipynb",
+           "[AutogradeApp | ERROR] There was an error processing assignment: "
+           "/c/submitted/bob/ex1",
+           "[AutogradeApp | ERROR] Traceback (most recent call last):",
+           "    KeyError: 'grade_id'",
+           "[AutogradeApp | WARNING] Removing failed assignment: /c/autograded/bob/ex1",
+           "[AutogradeApp | ERROR] There was an error processing assignment 'ex1' for "
+           "student 'bob'"]
+    result = nbgrader_run.classify(log, HIDDEN)
+    assert result.failures
+    assert {(s, a) for s, a, _ in result.students} == {("bob", "ex1")}
+    looks = nbgrader_run.need_a_look(result.students, [])
+    assert looks == [f"bob (ex1): {nbgrader_run.CRASH_REASON}"]
+
+
 def test_a_real_error_during_autograde_still_fails():
     log = STUDENT_LOG + ["[AutogradeApp | ERROR] There was an error processing assignment: "
                          "/c/submitted/bob/ex1-adam-update"]
@@ -130,6 +148,31 @@ def test_a_real_error_during_autograde_still_fails():
     ("print(_hidden)", ["_hidden"]),
     ("sys.modules['helpers.grading'] = None", ["sys.modules"]),
     ("import ctypes", ["ctypes"]),
+    # R2's tricks, and what the grading's sandboxes refuse.
+    ("import os\nos.chdir('/tmp')", ["chdir"]),
+    ("%cd /tmp", ["chdir"]),
+    ("import threading\nthreading.Thread(target=print).start()", ["threading", "Thread("]),
+    ("import queue\njobs = queue.Queue()", ["queue"]),
+    ("from concurrent.futures import ThreadPoolExecutor", ["concurrent"]),
+    ("import subprocess\nsubprocess.Popen(['sleep', '9'])", ["subprocess"]),
+    ("!sleep 9", ["subprocess"]),
+    ("import os\nos.system('ls')", ["subprocess"]),
+    ("import multiprocessing", ["multiprocessing"]),
+    ("import sys\nsys.path.insert(0, '/c/grader')\nimport hidden_checks as ref",
+     ["hidden_checks", "grader"]),
+    ("import sqlite3\nsqlite3.connect('../gradebook.db')", ["gradebook", "sqlite3"]),
+    ("import tempfile\nfolder = tempfile.mkdtemp()", ["tempfile"]),
+    ("from pathlib import Path\nPath('x.py').write_text('y')", ["write_text"]),
+    ("get_ipython().set_custom_exc((Exception,), print)", ["get_ipython"]),
+    ("import signal\nsignal.signal(signal.SIGALRM, print)", ["signal"]),
+    ("grading = Anything()", ["grading ="]),
+    ("import numpy as helpers", ["helpers ="]),
+    ("def reversed(items):\n    return items", ["a builtin shadowed (reversed)"]),
+    ("print = len", ["a builtin shadowed (print)"]),
+    ("with open('f.txt', 'w') as handle:\n    handle.write('x')", ["open( with a write mode"]),
+    ("open(name, mode)", ["open( with a write mode"]),
+    ("getattr(f, '__co' + 'de__')", ["getattr( with a name built at run time"]),
+    ("__builtins__['len'] = None", ["builtins"]),
 ])
 def test_the_audit_finds_code_that_reaches_into_the_grading(code, found):
     assert nbgrader_run.reaches_into_grading(code) == found
@@ -140,6 +183,9 @@ def test_the_audit_finds_code_that_reaches_into_the_grading(code, found):
     "pattern = re.compile('a')\nmodel.eval()\nx = grading.check_adam_step(f)",
     "if grading.passes(check) == True:\n    pass",
     "np.add.at(grad, previous, probabilities)\nhelpers_seen = 1",
+    "from helpers import grading\nimport helpers\nimport helpers.softmax",
+    "text = open('data.txt').read()\nname = getattr(np, 'float64')\ntotal = 0",
+    "def adam_step(w, g, m, v, t):\n    threads = 1\n    return w, m, v",
 ])
 def test_the_audit_leaves_ordinary_code_alone(code):
     assert nbgrader_run.reaches_into_grading(code) == []
@@ -182,6 +228,11 @@ def test_the_audit_compares_a_submission_with_the_release(tmp_path):
     cheat[3][1] = "print('ok')  # the check, edited"
     del cheat[4]                                                   # a test cell deleted
     cheat.append(["code", "grading.check_f = lambda *a: 'ok'\nexit()", None])   # added
+    # A copy of a solution cell, and a cell whose metadata says "locked" with a grade_id
+    # the release does not have: both are the student's code.
+    cheat.append(["code", "import os\nos.chdir('/')", dict(RELEASE[2][2])])
+    cheat.append(["code", "import threading", {"grade_id": "mine", "locked": True,
+                                               "grade": False, "solution": False}])
     _notebook(course / "submitted" / "cheat" / "ex" / "ex.ipynb", cheat)
     findings = nbgrader_run.audit(course, "ex")
     assert {f.student for f in findings} == {"cheat"}
@@ -191,6 +242,8 @@ def test_the_audit_compares_a_submission_with_the_release(tmp_path):
     assert "deleted" in by_cell["g-tests"] and "puts it back" in by_cell["g-tests"]
     added = by_cell["#5 (no grade_id)"]
     assert "an assignment to grading" in added and "exit(" in added
+    assert "chdir" in by_cell["#6 (a copy of 'f')"]
+    assert "threading" in by_cell["#7 (grade_id 'mine', not the assignment's)"]
     looks = nbgrader_run.need_a_look([], findings)
     assert len(looks) == 1 and looks[0].startswith("cheat (ex): ")
     assert nbgrader_run.audit(course, "other") == []

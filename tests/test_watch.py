@@ -353,3 +353,122 @@ def test_the_watch_is_quick_on_numpy_code():
             np.linalg.eigvalsh(h)
     assert watch.problem("stability_limit") is None
     assert time.perf_counter() - start < 2.0
+
+
+# --- extra folders (the hidden tests' grader/), and what an allowed function may call ----
+
+REFERENCE_MODULE = '''
+import numpy as np
+
+
+def reference_loss(ref_table, ref_batch):
+    ref_z = ref_table[ref_batch[:, 0]]
+    ref_z = ref_z - ref_z.max(axis=1, keepdims=True)
+    ref_log_p = ref_z - np.log(np.exp(ref_z).sum(axis=1, keepdims=True))
+    return -ref_log_p[np.arange(len(ref_batch)), ref_batch[:, 1]].mean()
+
+
+def helper_of_the_check(y):
+    return float((y * y).sum())
+
+
+def handed_over(y):
+    return helper_of_the_check(y) + helper_of_the_check(y)
+'''
+
+
+@pytest.fixture
+def grader_folder(tmp_path):
+    """A folder of the check's own (as grader/ is for the hidden tests), imported."""
+    folder = tmp_path / "grader"
+    folder.mkdir()
+    (folder / "references.py").write_text(REFERENCE_MODULE)
+    module = runpy.run_path(str(folder / "references.py"))
+    return folder, module
+
+
+def test_a_call_into_an_extra_folder_is_flagged_by_its_path(grader_folder):
+    folder, module = grader_folder
+    table, batch = np.zeros((4, 4)), np.array([[0, 1], [2, 3]])
+
+    def delegating(t, b):
+        return module["reference_loss"](t, b)
+
+    with _watch.Watch() as watch:                      # helpers/ alone: not seen
+        delegating(table, batch)
+    assert watch.problem("bigram_loss") is None
+    with _watch.Watch(extra_dirs=(folder,)) as watch:
+        delegating(table, batch)
+    assert "grader.references.reference_loss" in watch.problem("bigram_loss")
+    # Through a link to the folder: the same files.
+    link = folder.parent / "link"
+    link.symlink_to(folder)
+    linked = runpy.run_path(str(link / "references.py"))
+    with _watch.Watch(extra_dirs=(folder,)) as watch:
+        linked["reference_loss"](table, batch)
+    assert "grader.references.reference_loss" in watch.problem("bigram_loss")
+
+
+def test_a_copy_of_an_extra_folders_function_is_flagged(grader_folder):
+    folder, module = grader_folder
+    copied = copy_of(module["reference_loss"], {"np": np})
+    table, batch = np.zeros((4, 4)), np.array([[0, 1], [2, 3]])
+    with _watch.Watch(extra_dirs=(folder,)) as watch:
+        copied(table, batch)
+    assert "runs a copy" in watch.problem("bigram_loss")
+    assert "grader.references.reference_loss" in watch.problem("bigram_loss")
+
+
+def test_an_allowed_function_may_call_the_checks_own_code_but_not_more(grader_folder):
+    """The check hands over a function of its own (the f of a finite difference): that
+    function and the check's code it calls are not the student's doing; a student's
+    object that the allowed function calls back into is watched as usual."""
+    folder, module = grader_folder
+    handed_over = module["handed_over"]
+
+    def honest(f, x):
+        return f(x + 1.0) - f(x - 1.0)
+
+    with _watch.Watch(extra_dirs=(folder,), allow=(handed_over,)) as watch:
+        honest(handed_over, np.ones(3))
+    assert watch.problem("central_difference") is None
+
+    class Sneaky(np.ndarray):
+        def __mul__(self, other):                      # called by the check's own code
+            optimizers.adagrad_update(np.zeros(3), np.ones(3), 0, np.zeros(3), 0.1, 1e-8)
+            return np.asarray(self) * np.asarray(other)
+
+    def sneaky(f, x):
+        return f(np.ones(3).view(Sneaky))
+
+    with _watch.Watch(extra_dirs=(folder,), allow=(handed_over,)) as watch:
+        sneaky(handed_over, np.ones(3))
+    assert "helpers.optimizers.adagrad_update" in watch.problem("central_difference")
+
+    # The check's own code called by the student's function directly is flagged.
+    with _watch.Watch(extra_dirs=(folder,), allow=(handed_over,)) as watch:
+        module["helper_of_the_check"](np.ones(3))
+    assert "grader.references.helper_of_the_check" in watch.problem("central_difference")
+
+
+def test_the_visible_checks_watch_the_hidden_tests_folder_of_a_checkout(monkeypatch):
+    """In a checkout of the repository, exercises/grader/ sits next to helpers/: a
+    function that imports the hidden tests and calls their references fails the visible
+    check too."""
+    grader = ROOT / "exercises" / "grader"
+    assert grading.GRADER_DIRS == (grader,)
+    monkeypatch.syspath_prepend(str(grader))
+    monkeypatch.delitem(sys.modules, "hidden_checks", raising=False)
+    import hidden_checks
+
+    def bigram_loss(table, batch):
+        return hidden_checks._loss_reference(table, batch)
+
+    with pytest.raises(CheckFailed, match="grader.hidden_checks._loss_reference"):
+        grading.check_bigram_loss(bigram_loss)
+
+    def expected_hessian(p):
+        return hidden_checks._hessian_reference(p)
+
+    with pytest.raises(CheckFailed, match="grader.hidden_checks._hessian_reference"):
+        grading.check_expected_hessian(expected_hessian)

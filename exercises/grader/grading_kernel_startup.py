@@ -4,8 +4,14 @@
 # exit() and quit() in a notebook call IPython's ZMQExitAutocall, which calls the shell's
 # ask_exit(): the kernel stops after the cell, and nbgrader would then drop the whole
 # submission. Here ask_exit raises an error in that cell instead, so the cell fails and
-# every later cell is still run and graded. The file leaves no name in the student's
-# namespace.
+# every later cell is still run and graded.
+#
+# Then the kernel's sandbox (sandbox.py, "kernel" rules) is installed, with the settings
+# GradingExecute leaves in the environment variable SGD_GRADING_SANDBOX (removed here):
+# no new process, database, thread or change of folder from student code; no write inside
+# the course folder but in the notebook's own folder, none directly into a folder that
+# holds the course, none into Python's, the series' or IPython's and Jupyter's files.
+# The file leaves no name in the student's namespace.
 
 
 def _grading_switch_off_exit():
@@ -19,5 +25,32 @@ def _grading_switch_off_exit():
     shell.ask_exit = ask_exit
 
 
+def _grading_sandbox():
+    import importlib.util
+    import json
+    import os
+    import runpy
+    from pathlib import Path
+
+    settings = os.environ.pop("SGD_GRADING_SANDBOX", None)
+    if not settings:
+        return
+    settings = json.loads(settings)
+    spec = importlib.util.find_spec("helpers")
+    helpers = str(Path(spec.origin).resolve().parent) if spec is not None and spec.origin else None
+    shell = get_ipython()  # noqa: F821
+    protected = [shell.profile_dir.location, shell.ipython_dir]
+    try:
+        from jupyter_core import paths
+        protected += [paths.jupyter_config_dir(), paths.jupyter_data_dir()]
+    except ImportError:
+        pass
+    sandbox = runpy.run_path(settings["sandbox"], run_name="grading_sandbox")
+    sandbox["install"]("kernel", grader_dir=settings["grader"], helpers_dir=helpers,
+                       course_root=settings["course_root"] or None,
+                       own_dir=settings["own_dir"], extra_protected=protected)
+
+
 _grading_switch_off_exit()
-del _grading_switch_off_exit
+_grading_sandbox()
+del _grading_switch_off_exit, _grading_sandbox

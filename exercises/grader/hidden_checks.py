@@ -14,9 +14,24 @@ Why nothing in the student's notebook can reach or replace what a check relies o
   differences, count-weighted group means, and a small vectorised simulator of the
   six-token world with its own random streams (ex2 E, ex3 C).
 - **A fresh watch.** The "own work" watch is a fresh copy of ``helpers/_watch.py``, run
-  from its file; the file is found by asking the import system's finders
+  from its file when this file is loaded (before any student code, when the hidden tests
+  run in their own process); the file is found by asking the import system's finders
   (``PathFinder`` on ``sys.path`` first, then the other ``sys.meta_path`` finders, which
-  an editable install needs), never ``sys.modules``, which a notebook can fill.
+  an editable install needs), never ``sys.modules``, which a notebook can fill. It
+  watches this file's own folder (``grader/``) as it watches ``helpers/``: a student's
+  function that imports this module and calls its references (or runs a copy of them)
+  fails; the parts that may use the series' code (ex2 B and E, ex3 C) are watched for
+  this folder alone. The references' parameters have names of their own (``ref_…``),
+  so that a student's function with the exercise's parameters and the same lines is not
+  taken for a copy. A function the check hands over (ex4 B's ``f``) and its stand-in
+  for stderr are the check's own: the watch allows them.
+- **A course's own inputs.** When a file ``course_secret`` sits next to this one
+  (``scripts/make_course.py`` writes 32 random hex digits there), every random generator
+  here is seeded with it too, and the inputs that are otherwise fixed (hyperparameters,
+  ex2 D's matrices, E's grid, F's worlds, ex1 D's cases, …) are drawn from it, within
+  ranges where each check stays valid: answers precomputed from this public file do not
+  fit a real course's checks. Without the file the inputs are the fixed ones below (the
+  repository's tests and the sources run that way).
 - **Trusted NumPy and builtins.** Before a check uses NumPy, and again after every call
   of the student's code, it verifies that every NumPy function this module uses is
   NumPy's own (a ufunc of NumPy's static ufunc type; a C function; a dispatcher or a
@@ -37,12 +52,14 @@ after its confirmation. The check's own arithmetic runs under
 ``np.errstate(all="ignore")``. Nothing here writes to stderr.
 
 Messages name the hidden test's settings (hyperparameters, shapes, grid) but never the
-values it expects, so that they give nothing to copy.
+values it expects, so that they give nothing to copy. (Under a course's secret the
+settings they name are that course's: feedback shows them to the student.)
 
-Known limits: the code that loads this file runs in the student's kernel, so a notebook
-that replaces ``runpy.run_path``, ``pathlib`` or ``sys.meta_path``'s finders, or writes
-to the course's files, is beyond what a check in that kernel can see (nbgrader runs the
-student's code as the instructor: see INSTRUCTORS.md).
+Known limits: when the hidden block runs in the student's kernel (a source notebook run
+by hand), a notebook that replaces ``runpy.run_path``, ``pathlib`` or ``sys.meta_path``'s
+finders, or writes to the course's files, is beyond what a check in that kernel can see;
+under nbgrader the checks run in a process of their own (``run_hidden.py``) that loads
+this file, its secret and the watch before any student code (see INSTRUCTORS.md).
 """
 
 from __future__ import annotations
@@ -82,11 +99,12 @@ def _static_type(kind, name: str, module: str) -> bool:
 
 # Builtins this module uses: classes (checked as the interpreter's static types) and
 # functions (checked as C functions of the builtins module).
-_BUILTIN_CLASSES = ("bool", "dict", "enumerate", "float", "int", "list", "object", "range", "set",
-                    "str", "tuple", "zip", "Exception", "NotImplementedError", "SystemExit",
-                    "AssertionError", "RuntimeWarning")
+_BUILTIN_CLASSES = ("bool", "dict", "enumerate", "float", "int", "list", "object", "range",
+                    "reversed", "set", "str", "tuple", "zip", "Exception",
+                    "NotImplementedError", "SystemExit", "AssertionError", "RuntimeWarning",
+                    "OSError", "FileNotFoundError", "UnicodeError")
 _BUILTIN_FUNCTIONS = ("abs", "all", "any", "callable", "getattr", "isinstance", "issubclass",
-                      "len", "max", "min", "next", "repr", "sorted", "sum")
+                      "len", "max", "min", "next", "repr", "round", "sorted", "sum")
 
 
 def _builtins_problem() -> str | None:
@@ -211,6 +229,7 @@ def _verify_trust():
 # --- the own-work watch ------------------------------------------------------------------
 
 _WATCH = {}
+_GRADER_DIR = Path(os.path.realpath(__file__)).parent
 
 
 def _helpers_dir() -> Path:
@@ -230,13 +249,46 @@ def _helpers_dir() -> Path:
           "through the import system; tell your instructor.")
 
 
-def _new_watch():
-    """A Watch from a fresh copy of helpers/_watch.py (loaded once per copy of this file)."""
+def _load_watch():
+    """A fresh copy of helpers/_watch.py, loaded once per copy of this file."""
     if "Watch" not in _WATCH:
         folder = _helpers_dir()
         namespace = runpy.run_path(str(folder / "_watch.py"), run_name="_hidden_watch")
         _WATCH["Watch"], _WATCH["dir"] = namespace["Watch"], folder
-    return _WATCH["Watch"](package_dir=_WATCH["dir"])
+
+
+def _new_watch(allow=(), grader_only: bool = False):
+    """A Watch of the series' package and of this file's folder (grader/): a call into
+    either, or a copy of a function of either, is not the student's own work. ``allow``:
+    functions of the check's own that it hands to the student's function.
+    ``grader_only``: a watch of this folder alone (see :func:`_grader_problem`)."""
+    _load_watch()
+    if grader_only:
+        return _WATCH["Watch"](package_dir=_GRADER_DIR, allow=allow)
+    return _WATCH["Watch"](package_dir=_WATCH["dir"], allow=allow, extra_dirs=(_GRADER_DIR,))
+
+
+_SWITCHES = ("sys.setprofile", "sys.settrace", "sys.getprofile")
+
+
+def _grader_problem(watch, name: str) -> str | None:
+    """For a part that may use the series' code (a sweep, its threads): only a call into
+    the hidden tests' folder, a copy of its code, or a switched-off watch counts."""
+    if watch.switched_off or any(w.startswith(_SWITCHES) for w in watch.unwatchable):
+        return (f"the watch that checks {name} was switched off or reached into "
+                f"(sys.setprofile, sys.settrace or sys.getprofile was called): the check "
+                f"cannot see what {name} does, so it cannot pass.")
+    used = list(dict.fromkeys(watch.calls + watch.copies))
+    if used:
+        return (f"{name} uses the hidden tests' own code ({', '.join(used[:2])}): the hidden "
+                f"tests cannot check an answer computed by themselves.")
+    return None
+
+
+try:        # now: in the hidden tests' own process, before any student code runs
+    _load_watch()
+except Exception:          # the first check that needs the watch says why
+    pass
 
 
 # --- calling the student's code ----------------------------------------------------------
@@ -285,6 +337,8 @@ class _Check:
     def __init__(self, title: str):
         self.title = title
         self.notes: list[str] = []
+        if _SECRET_PROBLEM is not None:
+            _fail(f"hidden test ({title}): {_SECRET_PROBLEM}; tell your instructor.")
         _verify_trust()
 
     def _note(self, text: str):
@@ -302,24 +356,26 @@ class _Check:
             f" Note: {'; '.join(self.notes[:3])}." if self.notes else "")
 
     def call(self, function, name: str, *args, own_work: bool = True, context: str = "",
-             **kwargs):
+             allow=(), **kwargs):
         """``function(*args, **kwargs)`` with warnings recorded, stderr captured and, for
-        ``own_work``, the watch on; the student's own errors become one plain message."""
+        ``own_work``, the watch on (``allow``: functions of the check's own among the
+        arguments); the student's own errors become one plain message. Without
+        ``own_work`` (parts that may use the series' code) a watch of this folder alone
+        still fails a function that calls the hidden tests' code or runs a copy of it."""
         if not callable(function):
             self.fail(f"{name} should be a function, got {_TYPE(function).__name__}")
         sink, error, result = _Sink(), None, None
-        watch = _new_watch() if own_work else None
+        # The stand-in for stderr is the check's own code that the student's code calls.
+        allow = (*allow, _Sink.write, _Sink.flush, _Sink.isatty)
+        watch = _new_watch(allow) if own_work else _new_watch(allow, grader_only=True)
         saved_stderr = sys.stderr
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
                 sys.stderr = sink
                 try:
-                    if watch is None:
+                    with watch:
                         result = function(*args, **kwargs)
-                    else:
-                        with watch:
-                            result = function(*args, **kwargs)
                 except NotImplementedError:
                     error = _NOT_WRITTEN
                 except (Exception, SystemExit) as exc:   # reported, not re-raised
@@ -332,10 +388,9 @@ class _Check:
         written = "".join(sink.parts).strip()
         if written:
             self._note(f"{name} wrote to stderr: {_short(written, 120)}")
-        if watch is not None:
-            problem = watch.problem(name)
-            if problem:
-                self.fail(problem)
+        problem = watch.problem(name) if own_work else _grader_problem(watch, name)
+        if problem:
+            self.fail(problem)
         if error is _NOT_WRITTEN:
             self.fail(f"{name} is not written yet: it still raises NotImplementedError.")
         if error is not None:
@@ -348,17 +403,28 @@ class _Check:
 _PLAIN_SCALARS = (bool, int, float)
 
 
+def _plain_scalar(kind) -> bool:
+    """``kind`` is Python's bool, int or float, or one of NumPy's own number types (by
+    identity: comparing a class with == could run its metaclass's code)."""
+    return (kind is bool or kind is int or kind is float) or (
+        _TYPE(kind) is _TYPE and not kind.__flags__ & _HEAPTYPE
+        and str(kind.__module__) == "numpy" and issubclass(kind, np.generic))
+
+
 def _plain(value, depth: int = 0):
     """The value as a float ndarray when it is plain numbers, else None (see the module's
     docstring: an object of the student's own class is not converted)."""
     kind = _TYPE(value)
     if kind is np.ndarray:
         array = value
-    elif kind in _PLAIN_SCALARS or (
-            _TYPE(kind) is _TYPE and not kind.__flags__ & _HEAPTYPE
-            and str(kind.__module__) == "numpy" and issubclass(kind, np.generic)):
+        if array.dtype.kind == "O":            # objects: each must be a plain number
+            items = array.ravel().tolist()
+            if not all(_plain_scalar(_TYPE(x)) for x in items):
+                return None
+            array = np.array([float(x) for x in items]).reshape(array.shape)
+    elif _plain_scalar(kind):
         array = np.asarray(value)
-    elif kind in (list, tuple) and depth < 4:
+    elif (kind is list or kind is tuple) and depth < 4:
         parts = [_plain(v, depth + 1) for v in value]
         if any(p is None for p in parts):
             return None
@@ -427,8 +493,57 @@ def _same(a, b) -> bool:
                                       zip(a.ravel().tolist(), b.ravel().tolist()))
 
 
+def _read_secret():
+    """The course's secret (grader/course_secret, 32 hex digits) as an int, and a problem
+    in words when the file is there but unusable; (None, None) without the file. Read
+    when this file is loaded (the separate process that runs the hidden tests loads it
+    before any student code, and then locks the grader folder)."""
+    path = _GRADER_DIR / "course_secret"
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeError) as error:
+        return None, f"the course's grader/course_secret cannot be read ({_TYPE(error).__name__})"
+    if len(text) < 32 or not all(c in "0123456789abcdefABCDEF" for c in text):
+        return None, "the course's grader/course_secret is not 32 hexadecimal digits"
+    return int(text, 16), None
+
+
+_SECRET, _SECRET_PROBLEM = _read_secret()
+
+
+def _moved(new_w, w, g):
+    """Whether a step moved w where it should: True if some weight with a non-zero
+    gradient and a finite old value changed, False if none did, None if there is no such
+    weight (a w that a slip graded elsewhere turned NaN: nothing to judge here)."""
+    judged = [a != b for a, b, c in zip(np.asarray(new_w, dtype=float).ravel().tolist(),
+                                        np.asarray(w, dtype=float).ravel().tolist(),
+                                        np.asarray(g, dtype=float).ravel().tolist())
+              if c != 0 and -_INF < b < _INF]
+    return any(judged) if judged else None
+
+
 def _rng(seed: int):
-    return np.random.Generator(np.random.PCG64(seed))
+    """The random generator of a check (the course's secret mixed in, when there is one)."""
+    return np.random.Generator(np.random.PCG64(seed if _SECRET is None else [seed, _SECRET]))
+
+
+def _drawn(tag: int):
+    """A generator for the inputs a check draws from the course's secret, or None (no
+    secret: the check uses its fixed inputs)."""
+    if _SECRET is None:
+        return None
+    return np.random.Generator(np.random.PCG64([_SECRET, tag]))
+
+
+def _log_uniform(draw, low: float, high: float) -> float:
+    return float(np.exp(draw.uniform(float(np.log(low)), float(np.log(high)))))
+
+
+def _sig(x: float, digits: int = 3) -> float:
+    """x rounded to ``digits`` significant digits (hidden inputs that read well)."""
+    return float(f"{x:.{digits}g}")
 
 
 def _quiet():
@@ -441,13 +556,38 @@ def _quiet():
 _ADAM_HIDDEN = dict(lr=0.01, beta1=0.5, beta2=0.9, eps=1e-3)
 _ADAM_SECOND = dict(lr=0.02, beta1=0.8, beta2=0.99, eps=1e-6)
 
+# Tags of the generators that draw each check's inputs from the course's secret.
+_TAG_ADAM, _TAG_EFFECTIVE, _TAG_TYPICAL = 190101, 190201, 190301
+_TAG_WEIGHT, _TAG_HESSIAN, _TAG_STABILITY, _TAG_GRID, _TAG_WORLDS = (190401, 190501, 190601,
+                                                                      190701, 190801)
+_TAG_ADAGRAD, _TAG_DIFFERENCE, _TAG_GROUPS = 190901, 191001, 191101
+
+
+def _adam_settings(draw=None):
+    """ex1 A's two sets of hyperparameters: the fixed ones without a secret; else drawn,
+    away from the notebook's defaults (beta1 0.9, beta2 0.999): lr 0.005 to 0.05, beta1
+    0.3 to 0.7, beta2 0.85 to 0.95 and eps 5e-4 to 3e-3 (large enough to tell eps inside
+    the square root from outside), then lr 0.01 to 0.05, beta1 0.75 to 0.85, beta2 0.98
+    to 0.995, eps 1e-7 to 1e-5."""
+    if draw is None:
+        return dict(_ADAM_HIDDEN), dict(_ADAM_SECOND)
+    first = dict(lr=_sig(_log_uniform(draw, 0.005, 0.05), 2),
+                 beta1=round(float(draw.uniform(0.3, 0.7)), 2),
+                 beta2=round(float(draw.uniform(0.85, 0.95)), 3),
+                 eps=_sig(_log_uniform(draw, 5e-4, 3e-3), 1))
+    second = dict(lr=_sig(_log_uniform(draw, 0.01, 0.05), 2),
+                  beta1=round(float(draw.uniform(0.75, 0.85)), 2),
+                  beta2=round(float(draw.uniform(0.98, 0.995)), 3),
+                  eps=_sig(_log_uniform(draw, 1e-7, 1e-5), 1))
+    return first, second
+
 
 def _hp_text(hp: dict) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in hp.items())
 
 
 def _adam_triple(check: _Check, result, shape, checked: str = "wmv", finite: bool = True):
-    if _TYPE(result) not in (tuple, list) or len(result) != 3:
+    if not (_TYPE(result) is tuple or _TYPE(result) is list) or len(result) != 3:
         check.fail(f"adam_step should return three arrays (w, m, v) as a tuple, got "
                    f"{_TYPE(result).__name__}")
     return tuple(_numbers(check, r, f"the returned {n} (w of shape {tuple(shape)})", shape,
@@ -484,7 +624,7 @@ _ADAM_HINTS = {
 def _adam_order(check: _Check, result, expected_m, expected_v, t: int, settings: str):
     """Fails first when adam_step returns the right moments in the wrong places (e.g.
     (m, v, w)): every later message would otherwise compare the wrong arrays."""
-    if _TYPE(result) not in (tuple, list) or len(result) != 3:
+    if not (_TYPE(result) is tuple or _TYPE(result) is list) or len(result) != 3:
         return
     arrays = [_plain(r) for r in result]
     if any(a is None for a in arrays):
@@ -508,7 +648,7 @@ def adam_moments(adam_step) -> str:
     """ex1 A1: the new m and v (step 1 from zero, then 20 sparse steps) under two other
     sets of hyperparameters, and the inputs left as they were."""
     check = _Check("adam_step's moments")
-    for hp, seed in ((_ADAM_HIDDEN, 180101), (_ADAM_SECOND, 180102)):
+    for hp, seed in zip(_adam_settings(_drawn(_TAG_ADAM)), (180101, 180102)):
         beta1, beta2 = hp["beta1"], hp["beta2"]
         rng = _rng(seed)
         w, g = rng.normal(size=6), rng.normal(size=6)
@@ -558,7 +698,7 @@ def adam_update(adam_step) -> str:
     """ex1 A2: the new w from the student's own new m and v, bias-corrected, at t = 1, 2,
     3 and 40, with other hyperparameters."""
     check = _Check("adam_step's update")
-    hp = _ADAM_HIDDEN
+    hp = _adam_settings(_drawn(_TAG_ADAM))[0]
     rng = _rng(180201)
     w = rng.normal(size=6)
     m, v = np.zeros(6), np.zeros(6)
@@ -601,7 +741,7 @@ def adam_stacked(adam_step) -> str:
     steps what separate calls of shape (6,) give (the student's function against itself),
     and a step with a gradient moves w."""
     check = _Check("adam_step on stacked runs")
-    hp = _ADAM_HIDDEN
+    hp = _adam_settings(_drawn(_TAG_ADAM))[0]
     rng = _rng(180301)
     for lead in ((4,), (2, 3)):
         shape = lead + (6,)
@@ -638,13 +778,25 @@ def adam_stacked(adam_step) -> str:
     return check.ok("runs stacked as (4, 6) and as (2, 3, 6) match separate runs over 40 steps.")
 
 
+def _effective_first_case(draw=None):
+    """ex1 B's first case (v of shape (2, 3) with a zero, t, lr, beta2, eps): fixed
+    without a secret; else v scaled entry by entry by 0.3 to 3, t 3 to 39, lr 0.005 to
+    0.1, beta2 0.9 to 0.98, eps 5e-5 to 5e-4 (above v's smallest entries)."""
+    v = np.array([[4e-2, 0.0, 3e-6], [1.0, 2.5e-4, 7e-3]])
+    if draw is None:
+        return v, 7, 0.02, 0.95, 1e-4
+    v = v * draw.uniform(0.3, 3.0, size=v.shape)
+    return (v, int(draw.integers(3, 40)), _sig(_log_uniform(draw, 0.005, 0.1), 2),
+            round(float(draw.uniform(0.9, 0.98)), 3), _sig(_log_uniform(draw, 5e-5, 5e-4), 1))
+
+
 def effective_lr(effective_lr) -> str:
     """ex1 B: lr / (sqrt(v / (1 - beta2**t)) + eps) for other v (shapes (2, 3), (4,) and
     (5,), zeros included), t, lr, beta2 and eps."""
     check = _Check("effective_lr")
     rng = _rng(180401)
     cases = [
-        (np.array([[4e-2, 0.0, 3e-6], [1.0, 2.5e-4, 7e-3]]), 7, 0.02, 0.95, 1e-4),
+        _effective_first_case(_drawn(_TAG_EFFECTIVE)),
         (rng.random(4) * 1e-2, 1, 0.1, 0.9, 1e-6),
         (np.append(rng.random(4) ** 4, 0.0), 2000, 0.003, 0.999, 1e-8),
     ]
@@ -675,6 +827,28 @@ def effective_lr(effective_lr) -> str:
 
 _TYPICAL_HIDDEN = ((0.02, 0.5, 0.003), (0.1, -4.0, 0.2), (0.012, 1.5, 0.02))
 _TYPICAL_TOLERANCE = 0.10
+_TYPICAL_VISIBLE = 0.7454        # the visible check's answer, which a constant would copy
+
+
+def _typical_cases(draw=None):
+    """ex1 D's three (q, g, lr): fixed without a secret; else q 0.012 to 0.3 (rarer tokens
+    make the simulated median drift from the formula), |g| 0.2 to 6 but not within a
+    factor 1.5 of 1 (where lr / sqrt(q |g|) would be within 10% of the answer), the
+    second g negative, lr 0.001 to 0.3, and no answer within 25% of the visible one."""
+    if draw is None:
+        return _TYPICAL_HIDDEN
+    cases = []
+    for k in range(3):
+        while True:
+            q = _sig(_log_uniform(draw, 0.012, 0.3), 2)
+            size = _sig(_log_uniform(draw, 0.2, 6.0), 2)
+            lr = _sig(_log_uniform(draw, 0.001, 0.3), 2)
+            rate = lr / (float(np.sqrt(q)) * size)
+            if 1 / 1.5 < size < 1.5 or abs(rate / _TYPICAL_VISIBLE - 1) < 0.25:
+                continue
+            cases.append((q, -size if k == 1 else size, lr))
+            break
+    return tuple(cases)
 
 
 def _typical_rates(cases, streams: int = 8, n_steps: int = 20000, beta2: float = 0.999,
@@ -704,9 +878,11 @@ def _typical_rates(cases, streams: int = 8, n_steps: int = 20000, beta2: float =
 
 def typical_effective_lr(typical_effective_lr) -> str:
     """ex1 D: typical_effective_lr(q, g, lr) within 10% of this module's own simulation of
-    Adam's v, for other q (0.012 to 0.1), g (a negative one included) and lr."""
+    Adam's v, for other q (0.012 to 0.1; to 0.3 under a course's secret), g (a negative
+    one included) and lr."""
     check = _Check("typical_effective_lr")
-    for (q, g, lr), expected in zip(_TYPICAL_HIDDEN, _typical_rates(_TYPICAL_HIDDEN)):
+    cases = _typical_cases(_drawn(_TAG_TYPICAL))
+    for (q, g, lr), expected in zip(cases, _typical_rates(cases)):
         value = _number(check, check.call(typical_effective_lr, "typical_effective_lr",
                                           q, g, lr),
                         f"typical_effective_lr({q:g}, {g:g}, {lr:g})")
@@ -740,16 +916,37 @@ def _value_text(value) -> str:
     return f"{value:g}"
 
 
+def _weight_cases(draw=None):
+    """ex2 A's five (p, lr, t): fixed without a secret; else drawn in the same kinds: a
+    frequent token over tens of steps, a rare one over thousands, t = 0, an array of five
+    p from 5e-4 to 0.9, an array of four t starting at 0."""
+    if draw is None:
+        return [
+            (0.3, 0.2, 40), (0.0007, 0.5, 10000), (0.02, 0.01, 0),
+            (np.array([0.9, 0.12, 0.03, 0.004, 0.0005]), 0.08, 2500),
+            (0.05, 0.3, np.array([0, 10, 100, 1000])),
+        ]
+    frequencies = sorted((_sig(_log_uniform(draw, 5e-4, 0.9), 2) for _ in range(5)),
+                         reverse=True)
+    steps = sorted(int(x) for x in draw.integers(1, 2000, size=3).tolist())
+    return [
+        (_sig(draw.uniform(0.1, 0.5), 2), _sig(draw.uniform(0.1, 0.3), 2),
+         int(draw.integers(20, 81))),
+        (_sig(_log_uniform(draw, 2e-4, 2e-3), 2), _sig(draw.uniform(0.2, 0.8), 2),
+         int(draw.integers(5000, 20001))),
+        (_sig(draw.uniform(0.005, 0.05), 2), _sig(draw.uniform(0.005, 0.05), 2), 0),
+        (np.array(frequencies), _sig(draw.uniform(0.03, 0.12), 2),
+         int(draw.integers(1000, 4001))),
+        (_sig(draw.uniform(0.02, 0.1), 2), _sig(draw.uniform(0.1, 0.5), 2),
+         np.array([0] + steps)),
+    ]
+
+
 def predicted_weight(predicted_weight) -> str:
     """ex2 A: 1 - exp(-lr p t) (or its step-by-step form 1 - (1 - lr p)**t) for other p,
     lr and t, and for arrays of p and of t."""
     check = _Check("predicted_weight")
-    cases = [
-        (0.3, 0.2, 40), (0.0007, 0.5, 10000), (0.02, 0.01, 0),
-        (np.array([0.9, 0.12, 0.03, 0.004, 0.0005]), 0.08, 2500),
-        (0.05, 0.3, np.array([0, 10, 100, 1000])),
-    ]
-    for p, lr, t in cases:
+    for p, lr, t in _weight_cases(_drawn(_TAG_WEIGHT)):
         p_in = p.copy() if _TYPE(p) is np.ndarray else p
         t_in = t.copy() if _TYPE(t) is np.ndarray else t
         shape = np.asarray(p * lr * t).shape
@@ -802,18 +999,24 @@ def prediction(predict_rare_tokens) -> str:
     return check.ok("the model's own values within 0.001.")
 
 
-def _hessian_reference(p) -> np.ndarray:
-    p = np.asarray(p, dtype=float)
-    hessian = p[:, None] * p[None, :]
-    hessian[np.arange(p.size), np.arange(p.size)] = p
-    return hessian
+def _hessian_reference(ref_p) -> np.ndarray:
+    ref_p = np.asarray(ref_p, dtype=float)
+    ref_h = ref_p[:, None] * ref_p[None, :]
+    ref_h[np.arange(ref_p.size), np.arange(ref_p.size)] = ref_p
+    return ref_h
 
 
 def expected_hessian(expected_hessian) -> str:
     """ex2 C: E[x x^T] for 3 tokens (given as a list), 8 tokens (an array) and 1 token."""
     check = _Check("expected_hessian")
     rng = _rng(180501)
-    cases = [[0.7, 0.25, 0.04], 0.001 + 0.989 * rng.random(8), [0.3]]
+    draw = _drawn(_TAG_HESSIAN)
+    if draw is None:
+        first, last = [0.7, 0.25, 0.04], [0.3]
+    else:
+        first = [round(float(x), 3) for x in draw.uniform(0.01, 0.95, size=3).tolist()]
+        last = [round(float(draw.uniform(0.05, 0.95)), 2)]
+    cases = [first, 0.001 + 0.989 * rng.random(8), last]
     for p in cases:
         p_array = np.asarray(p, dtype=float)
         n = p_array.size
@@ -833,11 +1036,11 @@ def expected_hessian(expected_hessian) -> str:
     return check.ok("E[x x^T] right for 1, 3 and 8 tokens, from a list or an array.")
 
 
-def _top_eigenvalue(p) -> float:
+def _top_eigenvalue(ref_p) -> float:
     """The largest eigenvalue of E[x x^T] = diag(p - p**2) + p p^T (independent 0/1
     tokens), without LAPACK: the largest root of sum_i p_i^2 / (lam - d_i) = 1, with
     d = p - p**2, found by bisection on (max d, max d + |p|^2]."""
-    p = [float(x) for x in np.asarray(p, dtype=float).ravel().tolist()]
+    p = [float(x) for x in np.asarray(ref_p, dtype=float).ravel().tolist()]
     d = [x - x * x for x in p]
     low, high = max(d), max(d) + sum(x * x for x in p)
     for _ in range(400):
@@ -861,6 +1064,20 @@ def _householder(rng, n: int) -> np.ndarray:
     return q
 
 
+def _stability_inputs(draw=None):
+    """ex2 D: the 8-token world's frequencies and the rotated matrix's eigenvalues: fixed
+    without a secret; else frequencies from 5e-4 to 0.98, eigenvalues from 1.5 to 4, 0.2
+    to 1, 0.01 to 0.1 and 5e-4 to 5e-3."""
+    if draw is None:
+        return (np.array([0.97, 0.8, 0.45, 0.3, 0.1, 0.02, 0.004, 0.0008]),
+                np.array([3.0, 0.5, 0.02, 0.001]))
+    frequencies = sorted((_sig(_log_uniform(draw, 5e-4, 0.98), 2) for _ in range(8)),
+                         reverse=True)
+    eigenvalues = [_sig(draw.uniform(1.5, 4.0), 2), _sig(draw.uniform(0.2, 1.0), 2),
+                   _sig(_log_uniform(draw, 0.01, 0.1), 2), _sig(_log_uniform(draw, 5e-4, 5e-3), 2)]
+    return np.array(frequencies), np.array(eigenvalues)
+
+
 def stability_limit(stability_limit) -> str:
     """ex2 D: 2 / lambda_max (within 0.1%) for three other Hessians: an 8-token world's
     E[x x^T] (lambda_max by a secular equation), a rotated diagonal matrix and a random
@@ -868,9 +1085,9 @@ def stability_limit(stability_limit) -> str:
     as it was."""
     check = _Check("stability_limit")
     rng = _rng(180601)
-    p = np.array([0.97, 0.8, 0.45, 0.3, 0.1, 0.02, 0.004, 0.0008])
+    p, diagonal = _stability_inputs(_drawn(_TAG_STABILITY))
     hessians = [("an 8-token world's E[x x^T]", _hessian_reference(p), _top_eigenvalue(p))]
-    for what, eigenvalues in (("a rotated diagonal matrix", np.array([3.0, 0.5, 0.02, 0.001])),
+    for what, eigenvalues in (("a rotated diagonal matrix", diagonal),
                               ("a random symmetric positive definite matrix",
                                0.05 + 4.0 * rng.random(6))):
         q = _householder(rng, eigenvalues.size)
@@ -951,6 +1168,30 @@ _REFERENCE_P = (0.95, 0.60, 0.20, 0.05, 0.005, 0.001)
 # answer does not depend on the batches: tests/test_hidden_checks.py checks it on many
 # streams. Not sorted, so that a loop in the grid's own order returns a larger rate.
 _DIVERGENCE_GRID = (2.2, 0.7, 1.7, 1.15, 3.0)
+_VISIBLE_GRID = (1.2, 1.3, 1.4, 1.5, 1.6)
+
+
+def _divergence_grid(draw=None) -> list:
+    """ex2 E's grid: fixed without a secret; else five rates (two decimals), one or two
+    of them 0.3 to 0.84 times the limit 2 / lambda_max (1.413), the others 1.21 to 2.3
+    times it, so that no rate is within 0.85 to 1.2 times the limit, where the answer
+    could depend on the batches (measured: none of 400 streams diverges at 0.9 times the
+    limit, all do at 1.1 times); none of the visible grid's rates; the largest diverging
+    rate first, so that a loop in the grid's own order returns it."""
+    if draw is None:
+        return list(_DIVERGENCE_GRID)
+    limit = 2.0 / _top_eigenvalue(_REFERENCE_P)
+    while True:
+        below = int(draw.integers(1, 3))
+        rates = ([round(limit * float(draw.uniform(0.3, 0.84)), 2) for _ in range(below)]
+                 + [round(limit * float(draw.uniform(1.21, 2.3)), 2) for _ in range(5 - below)])
+        if (len(set(rates)) == 5
+                and all(r < 0.85 * limit or r > 1.2 * limit for r in rates)
+                and not any(abs(r - v) < 1e-9 for r in rates for v in _VISIBLE_GRID)):
+            break
+    first = max(rates)
+    rest = [rates[k] for k in draw.permutation(5).tolist() if rates[k] != first]
+    return [first] + rest
 
 
 def _first_diverging(grid, seed: int = 180701, runs: int = 4):
@@ -970,7 +1211,7 @@ def diverging(first_diverging_lr) -> str:
     """ex2 E: another grid, not sorted, whose smallest diverging rate this module's own
     simulation finds on every stream (so it cannot depend on the student's seed 0)."""
     check = _Check("first_diverging_lr")
-    grid = list(_DIVERGENCE_GRID)
+    grid = _divergence_grid(_drawn(_TAG_GRID))
     expected = _first_diverging(grid)
     if expected is None:
         check.fail("the hidden grid's answer depends on the batches (internal); tell your "
@@ -1001,15 +1242,53 @@ def _rare_weights(p_rare: float, lr: float, t: int) -> list:
         return [1.0 - float(np.exp(-lr * p_rare * t)), 1.0 - (1.0 - lr * p_rare) ** t]
 
 
+_VISIBLE_LIMIT, _VISIBLE_BEST = 1.4133, 0.634     # answers the visible checks show
+
+
+def _rare_worlds(draw=None) -> list:
+    """ex2 F's two (world, t): fixed without a secret; else a list of 4 frequencies with
+    the rarest first and an array of 6 with the rarest inside, the rarest 0.002 to 0.03
+    and the others at least 4 times as frequent (up to 0.95), and t such that the answer
+    lies in [0.2, 0.95] (a world neither saturated nor untouched), each usual slip (the
+    last or first token, 1 / lambda_max, 2 / max p, 2 / |p|^2, the visible answers 1.4133
+    and 0.634) more than 2% away from it."""
+    if draw is None:
+        return [([0.004, 0.9, 0.6, 0.05], 400),
+                (np.array([0.7, 0.7, 0.7, 0.7, 0.01, 0.2]), 60)]
+    worlds = []
+    for n, rare_first in ((4, True), (6, False)):
+        while True:
+            rare = _sig(_log_uniform(draw, 0.002, 0.03), 2)
+            others = [_sig(draw.uniform(4 * rare, 0.95), 2) for _ in range(n - 1)]
+            where = 0 if rare_first else int(draw.integers(1, n - 1))
+            p = others[:where] + [rare] + others[where:]
+            top = _top_eigenvalue(p)
+            target = float(draw.uniform(0.3, 0.9))
+            t = round(-float(np.log(1.0 - target)) / (2.0 / top * rare))
+            if t < 5:
+                continue
+            right = _rare_weights(rare, 2.0 / top, t)
+            slips = [_rare_weights(p[-1], 2.0 / top, t), _rare_weights(rare, 1.0 / top, t),
+                     _rare_weights(rare, 2.0 / max(p), t),
+                     _rare_weights(rare, 2.0 / sum(x * x for x in p), t),
+                     _rare_weights(rare, _VISIBLE_LIMIT, t), [_VISIBLE_BEST]]
+            if where != 0:
+                slips.append(_rare_weights(p[0], 2.0 / top, t))
+            if (all(0.2 <= w <= 0.95 for w in right)
+                    and all(abs(x - w) > 0.02 * w for w in right for slip in slips
+                            for x in slip)):
+                break
+        worlds.append((p if rare_first else np.array(p), t))
+    return worlds
+
+
 def best_rare_weight(best_rare_weight) -> str:
     """ex2 F: under the expected-gradient model, the rarest token's weight after t steps at
     the largest stable rate 2 / lambda_max (lambda_max by this module's secular equation),
     for two other worlds (the rarest token first, and in the middle; a list and an array),
     continuous or step-by-step model, within 0.1%."""
     check = _Check("best_rare_weight")
-    worlds = [([0.004, 0.9, 0.6, 0.05], 400),
-              (np.array([0.7, 0.7, 0.7, 0.7, 0.01, 0.2]), 60)]
-    for frequencies, t in worlds:
+    for frequencies, t in _rare_worlds(_drawn(_TAG_WORLDS)):
         p = [float(x) for x in np.asarray(frequencies, dtype=float).tolist()]
         given = list(frequencies) if _TYPE(frequencies) is list else frequencies.copy()
         described = (f"for a hidden world of {len(p)} tokens (as a "
@@ -1040,15 +1319,21 @@ def best_rare_weight(best_rare_weight) -> str:
 # --- exercise 3: AdaGrad, and a world where tuned SGD fails ------------------------------
 
 def _arrays_in(state) -> list:
-    """The NumPy arrays a student's state holds (an array, a tuple or list, or a dict)."""
-    if _TYPE(state) is np.ndarray:
+    """The NumPy arrays a student's state holds (an array, a tuple or list, or a dict),
+    read without running any code of the state's (its class could be the student's own:
+    no isinstance, which reads ``__class__``, no overridden ``__iter__`` or ``items``)."""
+    kind = _TYPE(state)
+    if kind is np.ndarray:
         return [state]
-    if _TYPE(state) is dict:
-        return [v for _, v in sorted(state.items(), key=lambda kv: repr(kv[0]))
-                if _TYPE(v) is np.ndarray]
-    if isinstance(state, tuple) or _TYPE(state) is list:       # named tuples included
-        return [v for v in tuple(state) if _TYPE(v) is np.ndarray]
-    return []
+    if issubclass(kind, dict):
+        values = list(dict.values(state))
+    elif issubclass(kind, tuple):                              # named tuples included
+        values = [tuple.__getitem__(state, k) for k in range(tuple.__len__(state))]
+    elif issubclass(kind, list):
+        values = [list.__getitem__(state, k) for k in range(list.__len__(state))]
+    else:
+        return []
+    return [v for v in values if _TYPE(v) is np.ndarray]
 
 
 def _adagrad_pair(check: _Check, result, shape, finite: bool = True):
@@ -1059,11 +1344,22 @@ def _adagrad_pair(check: _Check, result, shape, finite: bool = True):
                     shape, finite=finite), result[1]
 
 
+def _adagrad_settings(draw=None) -> list:
+    """ex3 A's (lr, eps) for A1, A2 and A3: fixed without a secret; else lr 0.1 to 0.5 and
+    eps 5e-4 to 3e-3 for A1 (large enough to tell eps inside the square root from
+    outside), 1e-9 to 1e-7 for A2, 1e-7 to 1e-5 for A3."""
+    if draw is None:
+        return [(0.3, 1e-3), (0.2, 1e-8), (0.3, 1e-6)]
+    return [(_sig(draw.uniform(0.1, 0.5), 2), _sig(_log_uniform(draw, low, high), 1))
+            for low, high in ((5e-4, 3e-3), (1e-9, 1e-7), (1e-7, 1e-5))]
+
+
 def adagrad_values(adagrad_init, adagrad_step) -> str:
     """ex3 A1: AdaGrad's weights over 100 sparse steps from a non-zero start, lr 0.3,
-    eps 1e-3 (large enough to tell eps inside the square root from outside)."""
+    eps 1e-3 (or drawn: see _adagrad_settings; large enough to tell eps inside the square
+    root from outside)."""
     check = _Check("AdaGrad's values")
-    lr, eps = 0.3, 1e-3
+    lr, eps = _adagrad_settings(_drawn(_TAG_ADAGRAD))[0]
     rng = _rng(180801)
     w = rng.normal(size=6)
     state = check.call(adagrad_init, "adagrad_init", w.copy())
@@ -1109,6 +1405,7 @@ def adagrad_pure(adagrad_init, adagrad_step) -> str:
     """ex3 A2: adagrad_init leaves w alone and does not hand it back as the state;
     adagrad_step leaves w, g and the state as they were, and moves w."""
     check = _Check("AdaGrad's pure step")
+    lr, eps = _adagrad_settings(_drawn(_TAG_ADAGRAD))[1]
     rng = _rng(180901)
     w = rng.normal(size=6)
     w_before = w.copy()
@@ -1120,13 +1417,13 @@ def adagrad_pure(adagrad_init, adagrad_step) -> str:
         g = rng.normal(size=6) * (rng.random(6) < 0.6)
         g[t % 6] = 0.7                                 # at least one gradient
         before = [a.copy() for a in (w, g, *_arrays_in(state))]
-        result = check.call(adagrad_step, "adagrad_step", w, g, state, 0.2, 1e-8)
+        result = check.call(adagrad_step, "adagrad_step", w, g, state, lr, eps)
         after = [w, g, *_arrays_in(state)]
         if len(before) != len(after) or not all(_same(a, b) for a, b in zip(before, after)):
             check.fail(f"at step {t}, adagrad_step changed its w, g or state in place; return "
                        f"new arrays (new_sum = state + g * g, not state += g * g)")
         new_w, state = _adagrad_pair(check, result, (6,), finite=False)
-        if _same(new_w, w):
+        if _moved(new_w, w, g) is False:
             check.fail(f"at step {t}, adagrad_step returned w unchanged although g is not zero")
         w = new_w
     return check.ok("adagrad_step leaves w, g and the state as they were, over 8 steps.")
@@ -1136,7 +1433,8 @@ def adagrad_stacked(adagrad_init, adagrad_step) -> str:
     """ex3 A3: 3 runs stacked as (3, 6) give over 20 steps what 3 separate runs give (the
     student's functions against themselves), and a step with a gradient moves w."""
     check = _Check("AdaGrad on stacked runs")
-    runs, lr, eps = 3, 0.3, 1e-6
+    runs = 3
+    lr, eps = _adagrad_settings(_drawn(_TAG_ADAGRAD))[2]
     rng = _rng(181001)
     context = (f" (with w of shape ({runs}, 6), {runs} runs stacked: use elementwise "
                f"operations on whole arrays)")
@@ -1150,7 +1448,7 @@ def adagrad_stacked(adagrad_init, adagrad_step) -> str:
         result = check.call(adagrad_step, "adagrad_step", w, g.copy(), state, lr, eps,
                             context=context)
         new_w, state = _adagrad_pair(check, result, (runs, 6), finite=False)
-        if t == 1 and _same(new_w, w):
+        if t == 1 and _moved(new_w, w, g) is False:
             check.fail("a first step with gradients left the stacked w where it was")
         w = new_w
         for r in range(runs):
@@ -1249,22 +1547,26 @@ def hard_world_adam_learns(hard_world) -> str:
 
 # --- exercise 4: the softmax gradient ----------------------------------------------------
 
-def _log_softmax_rows(z) -> np.ndarray:
-    shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
-    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=-1, keepdims=True))
+# The references' parameters and variables have names of their own (ref_…): a student's
+# function written with the exercise's parameters and the same lines is not a copy of one.
+
+def _log_softmax_rows(ref_z) -> np.ndarray:
+    ref_shifted = ref_z - np.maximum.reduce(ref_z, axis=-1, keepdims=True)
+    return ref_shifted - np.log(np.add.reduce(np.exp(ref_shifted), axis=-1, keepdims=True))
 
 
-def _loss_reference(table, batch) -> float:
-    log_p = _log_softmax_rows(table[batch[:, 0]])
-    return float(-np.add.reduce(log_p[np.arange(len(batch)), batch[:, 1]]) / len(batch))
+def _loss_reference(ref_table, ref_batch) -> float:
+    ref_log_p = _log_softmax_rows(ref_table[ref_batch[:, 0]])
+    return float(-np.add.reduce(ref_log_p[np.arange(len(ref_batch)), ref_batch[:, 1]])
+                 / len(ref_batch))
 
 
-def _gradient_reference(table, batch) -> np.ndarray:
-    previous, following = batch[:, 0], batch[:, 1]
-    grad = np.zeros_like(table)
-    np.add.at(grad, previous, np.exp(_log_softmax_rows(table[previous])))
-    np.add.at(grad, (previous, following), -1.0)
-    return grad / len(batch)
+def _gradient_reference(ref_table, ref_batch) -> np.ndarray:
+    ref_previous, ref_following = ref_batch[:, 0], ref_batch[:, 1]
+    ref_grad = np.zeros_like(ref_table)
+    np.add.at(ref_grad, ref_previous, np.exp(_log_softmax_rows(ref_table[ref_previous])))
+    np.add.at(ref_grad, (ref_previous, ref_following), -1.0)
+    return ref_grad / len(ref_batch)
 
 
 def _bigram_case(seed: int, vocab: int, batch_size: int, repeats: bool, scale: float = 2.0,
@@ -1332,11 +1634,11 @@ def _smooth(y):
     return float(np.add.reduce((y * y * y).ravel()) + np.add.reduce(np.exp(0.5 * y).ravel()))
 
 
-def _central_reference(f, x, index, h) -> float:
-    plus, minus = x.copy(), x.copy()
-    plus[index] += h
-    minus[index] -= h
-    return (f(plus) - f(minus)) / (2 * h)
+def _central_reference(ref_f, ref_x, ref_index, ref_h) -> float:
+    ref_plus, ref_minus = ref_x.copy(), ref_x.copy()
+    ref_plus[ref_index] += ref_h
+    ref_minus[ref_index] -= ref_h
+    return (ref_f(ref_plus) - ref_f(ref_minus)) / (2 * ref_h)
 
 
 def _view_of(y, x) -> bool:
@@ -1350,13 +1652,37 @@ def _view_of(y, x) -> bool:
     return False
 
 
+def _difference_cases(draw=None) -> list:
+    """ex4 B's (shape, h, two indices): fixed without a secret; else h from 5e-3 to 2e-2
+    and from 5e-4 to 2e-3, and two different indices drawn for each shape."""
+    if draw is None:
+        return [((2, 3, 4), 1e-2, ((1, 2, 3), (0, 0, 1))), ((5,), 1e-3, ((4,), (2,)))]
+    cases = []
+    for shape, low, high in (((2, 3, 4), 5e-3, 2e-2), ((5,), 5e-4, 2e-3)):
+        size = 1
+        for n in shape:
+            size *= n
+        first, second = draw.choice(size, size=2, replace=False).tolist()
+        indices = []
+        for flat in (first, second):
+            index = []
+            for n in reversed(shape):
+                index.append(flat % n)
+                flat //= n
+            indices.append(tuple(reversed(index)))
+        cases.append((shape, _sig(_log_uniform(draw, low, high), 1), tuple(indices)))
+    return cases
+
+
 def central_difference(central_difference) -> str:
     """ex4 B: (f(x + h e) - f(x - h e)) / (2h) on x of shapes (2, 3, 4) and (5,) for
-    f = sum(x**3) + sum(exp(x / 2)) at h = 1e-2 and 1e-3, leaving x as it was."""
+    f = sum(x**3) + sum(exp(x / 2)) at h = 1e-2 and 1e-3 (or drawn: see
+    _difference_cases), leaving x as it was. The f handed over is the check's own code:
+    the watch allows it (and what it calls here), not what it might call of the
+    student's."""
     check = _Check("central_difference")
     rng = _rng(181301)
-    for shape, h, indices in (((2, 3, 4), 1e-2, ((1, 2, 3), (0, 0, 1))),
-                              ((5,), 1e-3, ((4,), (2,)))):
+    for shape, h, indices in _difference_cases(_drawn(_TAG_DIFFERENCE)):
         x = rng.normal(size=shape)
         for index in indices:
             given, before = x.copy(), x.copy()
@@ -1368,7 +1694,8 @@ def central_difference(central_difference) -> str:
                     changed.append(True)
                 return _smooth(y)
 
-            got = check.call(central_difference, "central_difference", f, given, index, h)
+            got = check.call(central_difference, "central_difference", f, given, index, h,
+                             allow=(f,))
             if not _same(given, before):
                 check.fail("central_difference changed x in place (and left it changed): work "
                            "on copies, x_plus = x.copy(); x_plus[index] += h")
@@ -1473,6 +1800,10 @@ def excess_by_group(excess_by_group) -> str:
     rng = _rng(181601)
     members = [np.array([7]), np.array([0, 11, 3]), np.array([14, 2, 9, 5]),
                np.array([1, 4, 6, 8, 10, 12, 13])]
+    draw = _drawn(_TAG_GROUPS)
+    if draw is not None:                       # the same group sizes, other words
+        words = draw.permutation(15)
+        members = [words[m] for m in members]
     for counts in (rng.integers(1, 900, size=15), rng.random(15) * 50 + 0.5):
         excess = rng.random(15) * 3
         got = _numbers(check, check.call(excess_by_group, "excess_by_group", excess.copy(),
@@ -1507,11 +1838,11 @@ def _shared_case(seed: int, vocab: int, dim: int, batch_size: int, scale: float 
     return embedding, output, bias, batch
 
 
-def _shared_bias_reference(embedding, output, bias, batch) -> np.ndarray:
-    size = len(batch)
-    probabilities = np.exp(_log_softmax_rows(np.matmul(embedding[batch[:, 0]], output) + bias))
-    probabilities[np.arange(size), batch[:, 1]] -= 1.0       # one entry per row: no repeats
-    return np.add.reduce(probabilities, axis=0) / size
+def _shared_bias_reference(ref_e, ref_u, ref_c, ref_batch) -> np.ndarray:
+    ref_size = len(ref_batch)
+    ref_p = np.exp(_log_softmax_rows(np.matmul(ref_e[ref_batch[:, 0]], ref_u) + ref_c))
+    ref_p[np.arange(ref_size), ref_batch[:, 1]] -= 1.0       # one entry per row: no repeats
+    return np.add.reduce(ref_p, axis=0) / ref_size
 
 
 def shared_bias_gradient(shared_bias_gradient) -> str:

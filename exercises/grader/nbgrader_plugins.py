@@ -1,12 +1,28 @@
 """nbgrader plugins of this course (instructor-only). `make course` copies this folder to
-``<course>/grader/`` and its ``nbgrader_config.py`` puts that folder on ``sys.path`` and
-grades with ``GradingExecute`` in place of nbgrader's ``Execute``.
+``<course>/grader/`` and its ``nbgrader_config.py`` puts that folder on ``sys.path``, grades
+with ``GradingExecute`` in place of nbgrader's ``Execute`` and sanitizes submissions with
+``SanitizeCells`` first.
 
-``GradingExecute`` is nbgrader's ``Execute`` with three changes, so that one bad cell
-costs that cell and not the whole submission:
+``GradingExecute`` is nbgrader's ``Execute`` with these changes:
 
-- the kernel starts with ``grading_kernel_startup.py``, which makes ``exit()`` and
-  ``quit()`` raise an error in their cell instead of ending the kernel;
+- **the hidden tests run outside the student's kernel.** Before the notebook runs, each
+  graded test cell keeps only its visible part (the ``### BEGIN HIDDEN TESTS`` …
+  ``### END HIDDEN TESTS`` block is taken out), so nothing the student's cells do to the
+  kernel (a rebound ``grading``, a shadowed builtin, a changed working folder, a thread)
+  can touch a hidden test. Afterwards a separate process, ``run_hidden.py`` (``python
+  -I``, a fresh temporary folder, a minimal environment), loads ``hidden_checks.py``, locks
+  itself down (``sandbox.py``), runs the student's code cells and calls each hidden check;
+  its results are added to the test cells' outputs: a confirmation on stdout, or an
+  error (``HiddenCheckFailed``: the cell scores 0). The cells get their full source back,
+  as nbgrader's checksums expect. The process answers with one line carrying a random
+  nonce; no answer, another answer, or more than ``hidden_timeout`` seconds fail every
+  hidden test of that notebook, with a STUDENT-LEVEL warning naming the student;
+- **the kernel is locked down too** (``grading_kernel_startup.py`` installs
+  ``sandbox.py``'s lighter rules): no new processes, databases, threads or changes of
+  folder from student code, and no writes inside the course folder outside the student's
+  own autograded folder, directly into a folder that holds the course, or into Python's,
+  the series' or Jupyter's files;
+- ``exit()`` and ``quit()`` raise an error in their cell instead of ending the kernel;
 - when the kernel dies in a cell (``os._exit``, a segfault, a killed process), or a cell
   runs past the time-out and cannot be interrupted, the notebook is run again in a fresh
   kernel without that cell, which gets an error output instead (0 points if it is
@@ -16,21 +32,45 @@ costs that cell and not the whole submission:
 - a cell that times out, or ends the kernel, is logged as a WARNING in a fixed form that
   ``scripts/nbgrader_run.py`` reads to name the student, e.g. ``STUDENT-LEVEL: student
   'alice', assignment 'ex1-adam-update': cell 'ex1-run' timed out after 120 s; …``.
+
+``SanitizeCells`` runs before nbgrader's ``DeduplicateIds`` and ``OverwriteCells``: a cell
+whose nbgrader metadata repeats an earlier cell's grade_id (JupyterLab's "duplicate cell"
+copies it), names a cell the assignment does not have, or is empty, loses that metadata
+and is graded as an ordinary cell, with a STUDENT-LEVEL warning. Without it nbgrader 0.9
+crashes on such a notebook (``KeyError: 'grade_id'`` in ``OverwriteCells``, nbgrader issue
+#1083) and removes the submission: 0 points and no feedback.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Integer, Unicode
 
-STARTUP_FILE = Path(__file__).resolve().with_name("grading_kernel_startup.py")
+HERE = Path(__file__).resolve().parent
+STARTUP_FILE = HERE / "grading_kernel_startup.py"    # the kernel's (it finds the sandbox)
 MARK = "STUDENT-LEVEL"
+BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+# The hidden block's last line calls one check: `…["adam_moments"](adam_step)`.
+HIDDEN_CALL = re.compile(r"\[\s*[\"'](?P<check>\w+)[\"']\s*\]\s*\((?P<args>[\w\s,]*)\)\s*\)?\s*$")
+# The kernel's start-up file reads its sandbox's settings from here (and removes them).
+SANDBOX_VARIABLE = "SGD_GRADING_SANDBOX"
+# What the hidden-test process inherits from this one.
+PASSED_ON = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "MPLCONFIGDIR", "NUMBA_CACHE_DIR",
+             "HELPERS_NO_NUMBA", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+             "TMPDIR")
 
 
 def cell_name(cell, index: int) -> str:
@@ -45,14 +85,138 @@ def error_output(ename: str, text: str) -> NotebookNode:
                         traceback=[f"{ename}: {text}"])
 
 
+def is_test_cell(cell) -> bool:
+    """A graded code cell that is not a solution: a test cell."""
+    info = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(info.get("grade")) and not info.get("solution")
+
+
+def split_hidden(source: str):
+    """(the cell without its hidden block, (check, [argument names]) or None)."""
+    before, found, rest = source.partition(BEGIN)
+    if not found:
+        return source, None
+    block, _, after = rest.partition(END)
+    lines = [line.strip() for line in block.split("\n")
+             if line.strip() and not line.strip().startswith("#")]
+    match = HIDDEN_CALL.search(lines[-1]) if lines else None
+    call = None
+    if match:
+        call = (match["check"], [a.strip() for a in match["args"].split(",") if a.strip()])
+    visible = before.rstrip("\n")
+    if after.strip():
+        visible += "\n" + after.lstrip("\n")
+    return visible, call
+
+
+def _warn(log, resources, text: str) -> None:
+    about = (resources or {}).get("nbgrader", {})
+    log.warning("%s: student '%s', assignment '%s': %s", MARK, about.get("student", "?"),
+                about.get("assignment", "?"), text)
+
+
+class SanitizeCells(NbGraderPreprocessor):
+    """Strips nbgrader's metadata from a cell that repeats an earlier cell's grade_id, names
+    a cell the source notebook does not have, or has no grade_id: the cell is then graded
+    as an ordinary cell, and the rest of the notebook as usual."""
+
+    def preprocess(self, nb, resources):
+        known = self._source_ids(resources)
+        seen: dict[str, int] = {}
+        for index, cell in enumerate(nb.cells):
+            info = cell.get("metadata", {}).get("nbgrader")
+            if info is None:
+                continue
+            grade_id = info.get("grade_id") if isinstance(info, dict) else None
+            if not grade_id:
+                del cell.metadata["nbgrader"]
+                continue
+            if grade_id in seen:
+                del cell.metadata["nbgrader"]
+                _warn(self.log, resources,
+                      f"cell '{grade_id}' duplicated: its copy (cell #{index + 1}) is graded "
+                      f"as an ordinary cell, the first one (cell #{seen[grade_id] + 1}) as "
+                      f"the assignment's")
+            elif known is not None and grade_id not in known:
+                del cell.metadata["nbgrader"]
+                _warn(self.log, resources,
+                      f"cell #{index + 1} carries nbgrader metadata for a cell '{grade_id}' "
+                      f"the assignment does not have: it is graded as an ordinary cell")
+            else:
+                seen[grade_id] = index
+        return nb, resources
+
+    def _source_ids(self, resources) -> set | None:
+        """The grade_ids of the source notebook's cells, from the gradebook (None when
+        there is none to ask, e.g. outside nbgrader's autograde)."""
+        about = (resources or {}).get("nbgrader", {})
+        if not all(about.get(key) for key in ("db_url", "notebook", "assignment")):
+            return None
+        from nbgrader.api import Gradebook, MissingEntry
+        try:
+            with Gradebook(about["db_url"]) as gradebook:
+                notebook = gradebook.find_notebook(about["notebook"], about["assignment"])
+                return {cell.name for cell in notebook.source_cells}
+        except MissingEntry:
+            return None
+
+
 class GradingExecute(Execute):
-    """nbgrader's Execute that survives exit(), a crash and a time-out in one cell."""
+    """nbgrader's Execute that runs the hidden tests in a separate, sandboxed process, locks
+    the kernel down, and survives exit(), a crash and a time-out in one cell."""
 
     max_crashes = Integer(3, help="How many times a notebook may end the kernel (each time "
                                   "it is run again without that cell) before the rest of it "
                                   "is left unrun.").tag(config=True)
+    hidden_timeout = Integer(300, help="Seconds the separate process that runs one "
+                                       "notebook's hidden tests may take in all (each cell "
+                                       "and each check also has the cell time-out).").tag(
+                                           config=True)
+    course_root = Unicode("", help="The course folder, which the kernel may not write into "
+                                   "(but for the notebook's own folder); by default "
+                                   "CourseDirectory.root.").tag(config=True)
+    hidden_python = Unicode("", help="The Python that runs the hidden tests (by default "
+                                     "nbgrader's own).").tag(config=True)
+    grader_dir = Unicode("", help="The grader folder: hidden_checks.py, run_hidden.py, "
+                                  "sandbox.py (by default this file's).").tag(config=True)
+
+    @property
+    def grader(self) -> Path:
+        return Path(self.grader_dir).resolve() if self.grader_dir else HERE
 
     def preprocess(self, nb, resources=None, km=None):
+        # The hidden blocks come out before the kernel sees the notebook.
+        hidden: dict[int, tuple[str, tuple | None]] = {}
+        for index, cell in enumerate(nb.cells):
+            if is_test_cell(cell) and BEGIN in cell.source:
+                visible, call = split_hidden(cell.source)
+                hidden[index] = (cell.source, call)
+                cell.source = visible
+        saved = os.environ.get(SANDBOX_VARIABLE)
+        os.environ[SANDBOX_VARIABLE] = json.dumps(self._kernel_sandbox(resources))
+        try:
+            nb, resources = self._run_in_kernel(nb, resources, km)
+        finally:
+            if saved is None:
+                os.environ.pop(SANDBOX_VARIABLE, None)
+            else:
+                os.environ[SANDBOX_VARIABLE] = saved
+        if hidden:
+            self._hidden_tests(nb, resources, hidden)
+        return nb, resources
+
+    # --- the kernel run ---------------------------------------------------------------
+
+    def _kernel_sandbox(self, resources) -> dict:
+        root = self.course_root or (self.config.get("CourseDirectory", {}).get("root") or "")
+        if not root and Path("nbgrader_config.py").is_file():
+            root = os.getcwd()                     # nbgrader's own default: where it runs
+        own = ((resources or {}).get("metadata", {}) or {}).get("path") or os.getcwd()
+        return {"sandbox": str(self.grader / "sandbox.py"), "grader": str(self.grader),
+                "course_root": str(Path(root).resolve()) if root else "",
+                "own_dir": str(Path(own).resolve())}
+
+    def _run_in_kernel(self, nb, resources, km):
         if not any(arg.startswith("--IPKernelApp.exec_files") for arg in self.extra_arguments):
             self.extra_arguments = [*self.extra_arguments,
                                     f"--IPKernelApp.exec_files={json.dumps([str(STARTUP_FILE)])}"]
@@ -121,6 +285,111 @@ class GradingExecute(Execute):
         return await super()._async_handle_timeout(timeout, cell)
 
     def _warn(self, resources, text: str) -> None:
-        about = (resources or {}).get("nbgrader", {})
-        self.log.warning("%s: student '%s', assignment '%s': %s", MARK,
-                         about.get("student", "?"), about.get("assignment", "?"), text)
+        _warn(self.log, resources, text)
+
+    # --- the hidden tests, in a process of their own ------------------------------------
+
+    def _hidden_tests(self, nb, resources, hidden) -> None:
+        steps, calls, unreadable = [], [], []
+        stopped = {"CellNotRun", "CellTimeoutError"}
+        for index, cell in enumerate(nb.cells):
+            if index in hidden:
+                source, call = hidden[index]
+                cell.source = source               # the instructor's cell, as it was
+                grade_id = cell.metadata["nbgrader"]["grade_id"]
+                if call is None:
+                    unreadable.append(grade_id)
+                else:
+                    steps.append(["check", grade_id, call[0], call[1]])
+                    calls.append(grade_id)
+            elif (cell.cell_type == "code" and not is_test_cell(cell)
+                  and not any(o.get("ename") in stopped for o in cell.get("outputs", []))):
+                steps.append(["cell", cell.source])
+        results = self._run_hidden(steps, resources) if calls else {}
+        for grade_id in unreadable:
+            self.log.warning("the hidden tests of cell '%s' end with no call of the form "
+                             "…[\"check\"](names): they cannot be run", grade_id)
+            results[grade_id] = (False, "this hidden test could not be read: tell your "
+                                        "instructor")
+        for index in hidden:
+            cell = nb.cells[index]
+            ok, message = results[cell.metadata["nbgrader"]["grade_id"]]
+            if ok:
+                output = NotebookNode(output_type="stream", name="stdout", text=message + "\n")
+            else:
+                output = error_output("HiddenCheckFailed", message)
+            # nbgrader reads a grade from the first execute_result it meets: an error
+            # must come before it.
+            first = next((i for i, o in enumerate(cell.outputs)
+                          if o.get("output_type") == "execute_result"), len(cell.outputs))
+            cell.outputs.insert(first if not ok else len(cell.outputs), output)
+
+    def _run_hidden(self, steps, resources) -> dict:
+        """grade_id -> (passed, message), from run_hidden.py in a process of its own.
+        ``steps``: the notebook in order, ["cell", source] and ["check", grade_id, check,
+        [argument names]]."""
+        nonce = secrets.token_hex(16)
+        calls = [step[1] for step in steps if step[0] == "check"]
+        job = {"nonce": nonce, "hidden_checks": str(self.grader / "hidden_checks.py"),
+               "steps": steps, "step_timeout": self.timeout or 120}
+        env = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
+        env["MPLBACKEND"] = "Agg"
+        python = self.hidden_python or sys.executable
+        problem, answer = None, None
+        with tempfile.TemporaryDirectory(prefix="hidden-tests-") as folder:
+            with open(Path(folder) / "stderr.txt", "w+b") as errors:
+                work = Path(folder) / "work"
+                work.mkdir()
+                process = subprocess.Popen(
+                    [python, "-I", str(self.grader / "run_hidden.py")], cwd=work, env=env,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                    start_new_session=True)
+                try:
+                    out, _ = process.communicate(json.dumps(job).encode("utf-8"),
+                                                 timeout=self.hidden_timeout)
+                except subprocess.TimeoutExpired:
+                    self._kill(process)
+                    out, _ = process.communicate()
+                    problem = f"they ran longer than {self.hidden_timeout} s in all"
+                finally:
+                    self._kill(process)
+                errors.seek(0)
+                tail = errors.read()[-3000:].decode("utf-8", "replace")
+        if problem is None:
+            answers = []
+            for line in out.decode("utf-8", "replace").splitlines():
+                try:
+                    parsed = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(parsed, dict) and parsed.get("nonce") == nonce:
+                    answers.append(parsed)
+            wanted = set(calls)
+            if len(answers) != 1:
+                problem = ("their process ended without an answer (exit status "
+                           f"{process.returncode})" if not answers else
+                           "their process gave more than one answer")
+            else:
+                answer = answers[0].get("results")
+                if not (isinstance(answer, dict) and set(answer) == wanted and all(
+                        isinstance(v, list) and len(v) == 2 and isinstance(v[0], bool)
+                        and isinstance(v[1], str) for v in answer.values())):
+                    problem, answer = "their process gave an answer in the wrong form", None
+                for number, text in answers[0].get("cell_errors", []):
+                    self.log.debug("hidden-test process, student code cell %s: %s",
+                                   number, text)
+        if problem is not None:
+            self.log.debug("hidden-test process: stderr ends with %s", tail)
+            self._warn(resources, f"the hidden tests could not be run: {problem}; every "
+                                  f"hidden test of this notebook scores 0")
+            return {grade_id: (False, f"the hidden tests could not be run: {problem}")
+                    for grade_id in calls}
+        return {grade_id: (ok, message) for grade_id, (ok, message) in answer.items()}
+
+    @staticmethod
+    def _kill(process) -> None:
+        """The process and anything it started (its own session)."""
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
