@@ -524,6 +524,15 @@ def _moved(new_w, w, g):
     return any(judged) if judged else None
 
 
+def _sum_or_sign_hint(got, expected, batch_size: int) -> str:
+    """The two slips a mean-over-the-batch gradient shares (ex4 C1 and F), or ""."""
+    if _close(got, expected * batch_size, 1e-9, 1e-12):
+        return " That is the gradient of the sum; divide by the batch size B."
+    if _close(got, -expected, 1e-9, 1e-12):
+        return " The sign is flipped: p(. | a) minus the one-hot target."
+    return ""
+
+
 def _rng(seed: int):
     """The random generator of a check (the course's secret mixed in, when there is one)."""
     return np.random.Generator(np.random.PCG64(seed if _SECRET is None else [seed, _SECRET]))
@@ -1746,11 +1755,7 @@ def bigram_gradient(bigram_gradient) -> str:
         got = _gradient_result(check, bigram_gradient, table, batch, "previous words all "
                                "different")
         if not _close(got, expected, 1e-9, 1e-12):
-            hint = ""
-            if _close(got, expected * len(batch), 1e-9, 1e-12):
-                hint = " That is the gradient of the sum; divide by the batch size B."
-            elif _close(got, -expected, 1e-9, 1e-12):
-                hint = " The sign is flipped: p(. | a) minus the one-hot target."
+            hint = _sum_or_sign_hint(got, expected, len(batch))
             check.fail(f"for a hidden table (V = {len(table)}) and a batch of {len(batch)} "
                        f"pairs with distinct previous words, the gradient is wrong.{hint}")
     return check.ok("the gradient on other tables and batches, logits near 800 included.")
@@ -1869,12 +1874,8 @@ def shared_bias_gradient(shared_bias_gradient) -> str:
                        (vocab,))
         expected = _shared_bias_reference(embedding, output, bias, batch)
         if not _close(got, expected, 1e-9, 1e-12):
-            hint = ""
-            if _close(got, expected * len(batch), 1e-9, 1e-12):
-                hint = " That is the gradient of the sum; divide by the batch size B."
-            elif _close(got, -expected, 1e-9, 1e-12):
-                hint = " The sign is flipped: p(. | a) minus the one-hot target."
-            else:
+            hint = _sum_or_sign_hint(got, expected, len(batch))
+            if not hint:
                 with _quiet():
                     buffered = np.add.reduce(np.exp(_log_softmax_rows(
                         np.matmul(embedding[batch[:, 0]], output) + bias)), axis=0)
