@@ -19,12 +19,12 @@ median happened to fall on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
 from .stats import median_interval
-from .validation import check_choice, check_finite
+from .validation import check_choice, check_finite, check_real, check_text
 
 HOLDS, CLOSE, FAILS = "holds", "close", "does not hold"
 WITHIN_NOISE = "within noise"
@@ -32,8 +32,17 @@ WITHIN_NOISE = "within noise"
 
 def last_digit_unit(stated: str) -> float:
     """The unit of the last digit of a number as written: '0.53' -> 0.01, '41' -> 1."""
-    exponent = Decimal(stated).as_tuple().exponent
-    return float(Decimal(1).scaleb(exponent))
+    if not isinstance(stated, str):
+        raise TypeError(f"stated must be a number as written (a string such as '0.53'), got "
+                        f"{stated!r}")
+    try:
+        number = Decimal(stated.strip())
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise ValueError(f"stated must be a finite number as written, such as '0.53' or "
+                         f"'41', got {stated!r}")
+    return float(Decimal(1).scaleb(number.as_tuple().exponent))
 
 
 @dataclass(frozen=True)
@@ -66,11 +75,10 @@ class Claim:
     kind: str = "hedged"   # "hedged", "exact" or "above"
 
     def __post_init__(self):
+        check_text("quantity", self.quantity)
+        check_text("says", self.says)
         check_choice("kind", self.kind, ("hedged", "exact", "above"))
-        try:
-            last_digit_unit(self.stated)
-        except ArithmeticError:
-            raise ValueError(f"stated must be a number as written, got {self.stated!r}") from None
+        last_digit_unit(self.stated)
 
     @property
     def value(self) -> float:
@@ -99,6 +107,9 @@ class Claim:
         an interval that contains the stated value reaches "holds" even when both its
         ends are far from it."""
         order = (HOLDS, CLOSE, FAILS)
+        low, high = check_real("low", low), check_real("high", high)
+        if low > high:
+            raise ValueError(f"low must not be above high, got low {low!r} and high {high!r}")
         if self.kind == "above":
             found = {self.verdict(low), self.verdict(high)}
         else:

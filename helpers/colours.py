@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.colors import to_rgb
 
 from .optimizers import REGISTRY
-from .validation import check_key
+from .validation import check_int, check_key
 
 # The tutorial's ramp, blue (frequent) to red (rare); kept for the faithful reproduction.
 SPEC_TOKEN_COLOURS = ("#1a5276", "#2471a3", "#5dade2", "#e67e22", "#c0392b", "#7d2a2a")
@@ -88,6 +88,7 @@ def distinguishability(colours=TOKEN_COLOURS) -> dict[str, np.ndarray]:
 # dark red. They differ in hue *and* lightness, every pair by at least 15 Delta E under
 # each simulated deficiency (tested), and each group also gets its own line style.
 FREQUENCY_GROUP_COLOURS = ("#08306b", "#0072b2", "#009e73", "#e69f00", "#b2182b")
+MAX_FREQUENCY_GROUPS = 1000      # far more than a legend can tell apart
 
 
 def frequency_group_colours(n_groups: int) -> np.ndarray:
@@ -95,12 +96,10 @@ def frequency_group_colours(n_groups: int) -> np.ndarray:
     (n_groups, 4). Up to five groups take :data:`FREQUENCY_GROUP_COLOURS` (evenly spread,
     the first and last always included, so the rarest group is always the dark red); more
     groups take matplotlib's cividis map, which stays ordered under colour-vision
-    deficiency."""
+    deficiency. At most :data:`MAX_FREQUENCY_GROUPS` groups."""
     from matplotlib import colormaps
     from matplotlib.colors import to_rgba
-    if isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) \
-            or n_groups < 1:
-        raise ValueError(f"n_groups must be a whole number >= 1, got {n_groups!r}")
+    n_groups = check_int("n_groups", n_groups, minimum=1, maximum=MAX_FREQUENCY_GROUPS)
     if n_groups <= len(FREQUENCY_GROUP_COLOURS):
         picks = np.rint(np.linspace(0, len(FREQUENCY_GROUP_COLOURS) - 1, n_groups)).astype(int)
         return np.array([to_rgba(FREQUENCY_GROUP_COLOURS[k]) for k in picks])
@@ -110,4 +109,5 @@ def frequency_group_colours(n_groups: int) -> np.ndarray:
 def frequency_group_linestyles(n_groups: int) -> list:
     """One line style per frequency group (a second cue beside the colour): the tokens'
     styles for up to six groups, solid beyond."""
+    n_groups = check_int("n_groups", n_groups, minimum=1, maximum=MAX_FREQUENCY_GROUPS)
     return [TOKEN_LINESTYLES[g] if g < len(TOKEN_LINESTYLES) else "-" for g in range(n_groups)]

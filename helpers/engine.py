@@ -29,7 +29,7 @@ from .optimizers import Optimizer
 from .stats import Band, seed_band
 from .streams import SEEDS_PER_STREAM, STEPS_PER_DRAW, SweepDraws, check_seeds, token_thresholds
 from .validation import (UnknownKeyError, as_float_array, check_allocation, check_int, check_key,
-                         shown)
+                         frozen_copy, shown)
 from .world import World
 
 MAX_SEEDS_PER_GROUP = 500    # seeds a thread steps together (buffers stay in the L3 cache)
@@ -194,7 +194,7 @@ def _check_arm(name, spec) -> tuple[Optimizer, dict]:
         if array.ndim != 1 or array.size == 0:
             raise ValueError(f"{where}: grid {key!r} must be a non-empty 1-D list, "
                              f"got {shown(values)}")
-        arrays[key] = array
+        arrays[key] = frozen_copy(array)       # the result's coordinates: its own
     try:
         optimizer = _build_optimizer(factory, arrays, fixed)
     except (TypeError, ValueError, KeyError) as error:
@@ -203,6 +203,17 @@ def _check_arm(name, spec) -> tuple[Optimizer, dict]:
         raise TypeError(f"{where}: the factory must return a helpers optimizer, "
                         f"got {type(optimizer).__name__}")
     return optimizer, arrays
+
+
+def _draw_bytes(world: World, blocks: int) -> float:
+    """What one group of ``blocks`` stream blocks holds while it runs, besides the
+    weights: the raw token integers of 8 steps (and the 64-bit draw they are cut from, and
+    a copy when only some seeds of a block run), the label noise twice, and the 0/1 batch
+    matrix with its targets on the NumPy path."""
+    seeds = blocks * SEEDS_PER_STREAM
+    per_step = seeds * world.batch_size
+    return (STEPS_PER_DRAW * per_step * (4.0 * world.n_tokens * 3 + 8.0 * 3)
+            + per_step * 8.0 * (world.n_tokens + 2))
 
 
 def _run_seed_group(world, seeds, arms_spec, n_steps, record_steps):
@@ -289,9 +300,6 @@ def sweep(arms: Mapping[str, tuple], world: World, seeds, n_steps: int, *,
 
     record_steps = np.unique(np.append(np.arange(record_every, n_steps + 1, record_every), n_steps))
     runs = sum(int(np.prod(shape)) for _, shape in arms_spec.values()) * len(seeds)
-    check_allocation(f"this sweep ({runs:,} runs, {record_steps.size:,} recorded steps each)",
-                     8.0 * runs * world.n_tokens * (record_steps.size + 6),
-                     advice="record fewer steps (record_every), or run fewer seeds or settings")
     # Seeds go in groups of whole stream blocks (no block is drawn twice); threads take
     # groups from a shared queue until none is left.
     by_block: dict[int, list[int]] = {}
@@ -303,6 +311,12 @@ def sweep(arms: Mapping[str, tuple], world: World, seeds, n_steps: int, *,
     per_group = min(-(-len(blocks) // threads), MAX_SEEDS_PER_GROUP // SEEDS_PER_STREAM)
     groups = [[i for block in blocks[g:g + per_group] for i in by_block[block]]
               for g in range(0, len(blocks), per_group)]
+    check_allocation(f"this sweep ({runs:,} runs, {record_steps.size:,} recorded steps each, "
+                     f"batches of {world.batch_size:,})",
+                     8.0 * runs * world.n_tokens * (record_steps.size + 6)
+                     + min(threads, len(groups)) * _draw_bytes(world, per_group),
+                     advice="record fewer steps (record_every), or run fewer seeds or "
+                            "settings, or use a smaller batch")
     out, errors, queue = [None] * len(groups), [], list(range(len(groups)))
     lock = threading.Lock()
 

@@ -19,17 +19,28 @@ the same numbers, more slowly; a one-time :class:`CompiledPathWarning` says so a
 :func:`status` tells which path is in use.
 
 **Cache.** Compiled kernels are cached on disk, so later processes load them in a
-fraction of a second. Numba looks for a writable place in this order: the folder named
-by ``NUMBA_CACHE_DIR``, the package's ``__pycache__``, the user's cache folder. If none
-is writable, the kernels are cached in the system's temporary folder, or, failing that,
-compiled in every process. The cache is keyed by the source of this file, of
-``optimizers.py`` and of ``model.py``, so editing an update rule never runs stale code.
+fraction of a second instead of compiling for about 3.5 s. Numba looks for a writable
+place in this order: the folder named by ``NUMBA_CACHE_DIR``, the package's
+``__pycache__``, the user's cache folder (``~/.cache/numba`` on Linux). If none is
+writable, the kernels are cached in a folder of the user's own in the system's temporary
+folder (``helpers-numba-cache-<uid>``, created readable and writable by its owner only),
+or, failing that, compiled in every process. The cache is keyed by the source of this
+file, of ``optimizers.py`` and of ``model.py``, so editing an update rule never runs
+stale code.
+
+Numba's cache files are pickles: loading one runs whatever it holds. So a cache is only
+ever loaded from a folder that belongs to the user and that no one else can write (or
+that lies in a folder of the user's that no one else can enter). A folder that fails
+this, wherever it comes in the order, is skipped for the next one, with a
+:class:`CompiledPathWarning` that names it, says why and what to do.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import stat
 import tempfile
 import threading
 import warnings
@@ -173,25 +184,148 @@ def _source_key() -> str:
     return digest.hexdigest()[:12]
 
 
-def _jit(numba, function, key: str):
-    """``numba.njit(cache=True)``, falling back to a temporary cache folder and then to
-    no cache when no writable place exists (Numba raises "no locator available")."""
+def _untrusted(folder) -> str | None:
+    """Why a cache in ``folder`` could hold code someone else put there, or None if it
+    cannot. Trusted: a real folder (not a link) of the user's own that no one else can
+    write to, in folders that belong to the user or to root and that no one else can
+    write to either (or only with the sticky bit, as /tmp: no one can move another's
+    folder away). Or, whatever those modes, a folder inside a folder of the user's that
+    no one else can enter: what lies there is out of others' reach."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return None         # Windows: the candidates lie in the user's own profile
+    uid = getuid()
+    try:
+        info = os.lstat(folder)
+        if stat.S_ISLNK(info.st_mode):
+            return "is a symbolic link"
+        if not stat.S_ISDIR(info.st_mode):
+            return "is not a folder"
+        if info.st_uid != uid:
+            return f"belongs to user {info.st_uid}, not to you (user {uid})"
+        problem = None
+        if info.st_mode & 0o022:
+            problem = f"is writable by {_others(info.st_mode)} (mode {info.st_mode & 0o777:#o})"
+        for above in Path(os.path.realpath(folder)).parents:
+            parent = os.stat(above)
+            if parent.st_uid == uid and not parent.st_mode & 0o077:
+                return None     # no one else can reach what lies inside
+            if problem is not None:
+                continue        # the nearest problem is the one to report
+            if parent.st_uid not in (uid, 0):
+                problem = f"lies in {above}, which belongs to user {parent.st_uid}"
+            elif parent.st_mode & 0o022 and not parent.st_mode & stat.S_ISVTX:
+                problem = (f"lies in {above}, which is writable by "
+                           f"{_others(parent.st_mode)} (mode {parent.st_mode & 0o777:#o})")
+    except OSError as error:
+        return f"cannot be examined ({error})"
+    return problem
+
+
+def _others(mode: int) -> str:
+    return "every user" if mode & 0o002 else "its group"
+
+
+def _private_folder() -> str:
+    """The last place for the cache: a folder of the user's own in the system's
+    temporary folder, made readable and writable by its owner only (an existing one is
+    checked like any other folder)."""
+    getuid = getattr(os, "getuid", None)
+    name = "helpers-numba-cache" + ("" if getuid is None else f"-{getuid()}")
+    folder = os.path.join(tempfile.gettempdir(), name)
+    try:
+        os.mkdir(folder, mode=0o700)
+    except FileExistsError:
+        pass
+    return folder
+
+
+def _user_cache_folder() -> str | None:
+    """Numba's per-user cache folder (its third place): the fallback for a package
+    ``__pycache__`` that is skipped, so that the order stays Numba's."""
+    try:
+        from numba.misc.appdirs import AppDirs
+        return AppDirs(appname="numba", appauthor=False).user_cache_dir
+    except Exception:       # a Numba without it: the temporary folder is left
+        return None
+
+
+def _cache_fallbacks(numba):
+    """The places to try, in order, after Numba's own choice (skipped as untrusted, or
+    impossible): Numba's order without ``NUMBA_CACHE_DIR`` (when it is set), the user's
+    cache folder, the private temporary folder. Made lazily, as they are reached."""
+    if numba.config.CACHE_DIR:
+        yield ""            # Numba's order from the package's __pycache__ on
+    user = _user_cache_folder()
+    if user is not None:
+        yield user
+    try:
+        yield _private_folder()
+    except OSError:
+        return
+
+
+def _jit(numba, function, key: str) -> tuple:
+    """``numba.njit(cache=True)`` in the first place Numba finds that no one else can
+    write (see the module's docstring), or with no cache at all. Returns the compiled
+    function, the folder of its cache (None: none) and the (folder, why) of each folder
+    skipped as untrusted."""
     function.__qualname__ = f"{function.__name__}_{key}"     # the cache's key: the sources
-    try:
-        return numba.njit(nogil=True, cache=True)(function)
-    except RuntimeError as error:
-        if "cannot cache" not in str(error):
-            raise
-    fallback = os.path.join(tempfile.gettempdir(), "helpers-numba-cache")
-    try:
-        os.makedirs(fallback, exist_ok=True)
-        numba.config.CACHE_DIR = fallback
-        return numba.njit(nogil=True, cache=True)(function)
-    except (OSError, RuntimeError):
-        warnings.warn("helpers: no writable folder for Numba's cache (set NUMBA_CACHE_DIR to "
-                      "one); the kernels are compiled anew in every process",
-                      CompiledPathWarning, stacklevel=4)
-        return numba.njit(nogil=True, cache=False)(function)
+
+    def cached_in(cache_dir):
+        # NUMBA_CACHE_DIR for this one function only (None: as it is; "": none). Numba
+        # reads it when the function is decorated, so it is restored right after.
+        saved = numba.config.CACHE_DIR
+        if cache_dir is not None:
+            numba.config.CACHE_DIR = cache_dir
+        try:
+            return numba.njit(nogil=True, cache=True)(function)
+        except RuntimeError as error:       # "cannot cache ...: no locator available"
+            if "cannot cache" not in str(error):
+                raise
+            return None
+        finally:
+            numba.config.CACHE_DIR = saved
+
+    skipped = []
+    for cache_dir in itertools.chain([None], _cache_fallbacks(numba)):
+        compiled = cached_in(cache_dir)
+        if compiled is None:
+            continue
+        # Where Numba will look for the cache; nothing is loaded before the first call.
+        folder = getattr(getattr(compiled, "_cache", None), "_cache_path", None)
+        if folder is not None and cache_dir and not Path(folder).is_relative_to(cache_dir):
+            # Numba could not write in cache_dir and went down its own order again.
+            reason = _untrusted(cache_dir)
+            if reason is not None and (cache_dir, reason) not in skipped:
+                skipped.append((cache_dir, reason))
+            continue
+        reason = ("is not known (this Numba does not say where its cache is)"
+                  if folder is None else _untrusted(folder))
+        if reason is None:
+            return compiled, folder, skipped
+        if (folder, reason) not in skipped:
+            skipped.append((folder, reason))
+    return numba.njit(nogil=True, cache=False)(function), None, skipped
+
+
+def _cache_warnings(folders: set, skipped: list) -> list[str]:
+    """What to tell the user about where the kernels are cached (nothing if all is well)."""
+    if skipped:
+        where = sorted(folder for folder in folders if folder is not None)
+        outcome = (f"the kernels are cached in {' and '.join(where)} instead" if where else
+                   "no other folder only you can write was found, so the kernels are "
+                   "compiled anew in every process")
+        return [f"helpers: Numba's cache in {folder} is not used: it {reason}, so someone "
+                f"else could put code there that this process would run (Numba's cache "
+                f"files are pickles); {outcome}. To have it used, make it and the folders "
+                f"above it your own and writable by you only (chmod go-w), or set "
+                f"NUMBA_CACHE_DIR to a folder that is."
+                for folder, reason in skipped]
+    if None in folders:
+        return ["helpers: no writable folder for Numba's cache (set NUMBA_CACHE_DIR to "
+                "one); the kernels are compiled anew in every process"]
+    return []
 
 
 def _compile() -> dict:
@@ -208,8 +342,13 @@ def _compile() -> dict:
     for function in (got_gradient, diverged, _gradient, _update_weight,
                      *(spec.update for spec in REGISTRY.values() if spec.elementwise)):
         register_jitable(function)
-    kernels = {"batch_gradient": _jit(numba, _batch_gradient, key),
-               "run_single": _jit(numba, _run_single, key)}
+    kernels, folders, skipped = {}, set(), []
+    for name, function in (("batch_gradient", _batch_gradient), ("run_single", _run_single)):
+        kernels[name], folder, passed_over = _jit(numba, function, key)
+        folders.add(folder)
+        skipped += [item for item in passed_over if item not in skipped]
+    for message in _cache_warnings(folders, skipped):
+        warnings.warn(message, CompiledPathWarning, stacklevel=4)
     # Compile (or load) now, on tiny inputs, so that a broken toolchain shows here, once.
     tokens = np.zeros((1, 1, 1), dtype=np.uint32)
     kernels["batch_gradient"](tokens, np.ones(1, dtype=np.uint64), np.zeros((1, 1, 1)),
@@ -308,6 +447,14 @@ def run_optimizers(optimizer_list, world, uniforms, normals, *,
     single numbers; an optimizer without a compiled branch runs on the NumPy path.
     ``compiled=None`` uses Numba when it is available, ``False`` forces the NumPy path
     (tests and benchmarks compare the two), ``True`` fails if Numba is off."""
+    from .world import World
+    if isinstance(optimizer_list, (str, bytes)) or not isinstance(optimizer_list, (list, tuple)):
+        raise TypeError(f"optimizer_list must be a list of helpers optimizers, got "
+                        f"{type(optimizer_list).__name__}")
+    if not optimizer_list:
+        raise ValueError("optimizer_list must hold at least one optimizer")
+    if not isinstance(world, World):
+        raise TypeError(f"world must be a helpers World (make_world), got {type(world).__name__}")
     kernels = _choose(compiled)
     hyperparameters = [kernel_hyperparameters(check_optimizer("each optimizer", optimizer))
                        for optimizer in optimizer_list]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .training import TrainResult
-from .validation import (as_float_array, check_finite, check_frequencies, check_int, check_positive,
-                         check_probability, check_real)
+from .validation import (as_float_array, check_allocation, check_finite, check_frequencies,
+                         check_int, check_positive, check_probability, check_real)
 
 
 def _require_result(result) -> TrainResult:
@@ -102,6 +102,9 @@ def loglog_slope_interval(x, samples, level: float = 0.95, n_boot: int = 2000,
     level = check_probability("level", level)
     n_boot = check_int("n_boot", n_boot, minimum=100, maximum=1_000_000)
     seed = check_int("seed", seed, minimum=0)
+    check_allocation(f"{n_boot:,} bootstrap replicates of {samples.shape[0]:,} seeds",
+                     8.0 * n_boot * samples.shape[0] * (samples.shape[1] + 1),
+                     advice="use fewer bootstrap replicates (n_boot)")
     log_x = np.log10(x)
     centred = log_x - log_x.mean()
 
@@ -137,6 +140,9 @@ def local_loglog_slopes(x, samples, n_boot: int = 2000, seed: int = 0):
                          "threshold has no time to fit: run longer)")
     n_boot = check_int("n_boot", n_boot, minimum=100, maximum=1_000_000)
     seed = check_int("seed", seed, minimum=0)
+    check_allocation(f"{n_boot:,} bootstrap replicates of {samples.shape[0]:,} seeds",
+                     8.0 * n_boot * samples.shape[0] * (samples.shape[1] + 1),
+                     advice="use fewer bootstrap replicates (n_boot)")
     rows = np.random.default_rng(seed).integers(0, samples.shape[0],
                                                 size=(n_boot, samples.shape[0]))
 

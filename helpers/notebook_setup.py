@@ -89,8 +89,9 @@ def compare_prediction(prediction, measured, what: str) -> None:
     sets the two side by side (or says how to take part, while no guess is written)."""
     import textwrap
 
-    from .validation import check_real
+    from .validation import check_real, check_text
     measured = check_real("measured", measured)
+    check_text("what", what)
     if prediction is None:
         text = (f"{what}: measured {measured:.4g}. (Write your guess into `prediction` in the "
                 f"cell above before running this one, to see how close you were.)")
@@ -109,7 +110,27 @@ def progress(items, what: str, labels=None):
     maps an item to its text; the item itself by default) as its turn comes, so that a
     cell that runs for seconds shows how far it is in JupyterLab. The text is the same
     on every run (no times, no bars), so strict nbval compares it like any other output."""
-    items = list(items)
+    from .validation import UnknownKeyError, check_text, shown
+    check_text("what", what)
+    if isinstance(items, (str, bytes)):
+        raise TypeError(f"items must be a list of things to go through, got the single string "
+                        f"{items!r}")
+    try:
+        items = list(items)
+    except TypeError:
+        raise TypeError(f"items must be a list (or other iterable) of things to go through, got "
+                        f"{shown(items)}") from None
+    if labels is not None:          # every label looked up before the first item's work
+        for item in items:
+            try:
+                labels[item]
+            except (KeyError, IndexError, TypeError):
+                raise UnknownKeyError(f"labels has no label for the item {item!r}; give one "
+                                      f"for every item, or leave labels out") from None
+    return _progress(items, what, labels)
+
+
+def _progress(items: list, what: str, labels):
     line = f"{what}:"
     print(line, end="", flush=True)
 

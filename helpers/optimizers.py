@@ -42,8 +42,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .validation import (UnknownKeyError, check_beta, check_bool, check_finite, check_key,
-                         check_positive, check_real, shown)
+from .validation import (UnknownKeyError, check_beta, check_bool, check_finite,
+                         check_function_of_one, check_int, check_key, check_positive,
+                         check_real, frozen_copy, is_real_number, shown)
 
 REQUIRED = inspect.Parameter.empty
 
@@ -69,6 +70,7 @@ class OptimizerSpec:
     hatch: str                      # a second cue for bars
     citation: str                   # where the idea comes from
     elementwise: bool = True        # each weight's update depends on its own g only
+    non_negative: tuple[str, ...] = ()   # state arrays that hold sums or means of g**2
 
     @property
     def slots(self) -> tuple[str, ...]:
@@ -95,7 +97,8 @@ def get_spec(name: str) -> OptimizerSpec:
 
 def register(name: str, *, display_name: str, state: type, update: Callable, colour: str,
              hatch: str, citation: str, roles: Mapping[str, str],
-             derived: Mapping[str, Callable] | None = None, elementwise: bool = True):
+             derived: Mapping[str, Callable] | None = None, elementwise: bool = True,
+             non_negative: tuple[str, ...] = ()):
     """Decorator for a factory whose body checks the hyperparameters and returns them as
     a dict; registers the optimizer and returns the factory that builds it."""
     def decorate(validate: Callable) -> Callable:
@@ -117,11 +120,16 @@ def register(name: str, *, display_name: str, state: type, update: Callable, col
             except TypeError as error:
                 raise TypeError(f"{name}{signature}: {error}") from None
             bound.apply_defaults()
-            return Optimizer(REGISTRY[name], dict(validate(*bound.args, **bound.kwargs)))
+            hyperparams = dict(validate(*bound.args, **bound.kwargs))
+            # An array hyperparameter (a grid of rates) is the optimizer's own: changing
+            # the caller's array afterwards must not change the optimizer.
+            return Optimizer(REGISTRY[name], {key: frozen_copy(value)
+                                              if isinstance(value, np.ndarray) else value
+                                              for key, value in hyperparams.items()})
 
         REGISTRY[name] = OptimizerSpec(name, display_name, state, update, factory, defaults,
                                        dict(roles), dict(derived or {}), colour, hatch,
-                                       citation, elementwise)
+                                       citation, elementwise, tuple(non_negative))
         return factory
     return decorate
 
@@ -183,14 +191,19 @@ class Optimizer:
         return self.spec.state(0, *(np.zeros(w.shape) for _ in self.spec.slots))
 
     def lr_at(self, t: int):
-        """The learning rate used on step ``t`` (the schedule applied)."""
+        """The learning rate used on step ``t`` (1 on the first step; the schedule
+        applied)."""
+        return self._lr_at(check_int("t", t, minimum=1))
+
+    def _lr_at(self, t: int):
         lr = self.hyperparams["lr"]
         if self.schedule is None:
             return lr
         factor = self.schedule(t)
-        if not (isinstance(factor, (int, float, np.integer, np.floating))
-                and not isinstance(factor, (bool, np.bool_))
-                and np.isfinite(factor) and factor > 0):
+        if not is_real_number(factor):
+            raise TypeError(f"schedule(t) must return a finite number > 0 at every step, "
+                            f"got {shown(factor)} at t = {t}")
+        if not (np.isfinite(factor) and factor > 0):
             raise ValueError(f"schedule(t) must return a finite number > 0 at every step, "
                              f"got {shown(factor)} at t = {t}")
         return lr * factor
@@ -203,7 +216,7 @@ class Optimizer:
             w, grad = self._check_step(w, grad, state)
         t = state.t + 1
         hp = self.hyperparams if self.schedule is None else {**self.hyperparams,
-                                                              "lr": self.lr_at(t)}
+                                                              "lr": self._lr_at(t)}
         new_w, *slots = self.spec.update(w, grad, t, *state[1:], **hp)
         return new_w, self.spec.state(t, *slots)
 
@@ -219,14 +232,31 @@ class Optimizer:
                 f"state must be the {self.spec.state.__name__} that {self.name}.init "
                 f"returned, got {type(state).__name__}"
             )
-        for name, value in zip(state._fields, state):
-            if isinstance(value, np.ndarray) and value.shape != w.shape:
+        self._check_state_count(state)
+        for name, value in zip(self.spec.slots, state[1:]):
+            if not isinstance(value, np.ndarray):
+                raise TypeError(f"state.{name} must be an array of w's shape {w.shape} (as "
+                                f"{self.name}.init makes it), got {shown(value)}")
+            if value.shape != w.shape:
                 raise ValueError(
                     f"state.{name} has shape {value.shape} but w has shape {w.shape}; "
                     f"was the state made for other weights?"
                 )
+            check_finite(f"state.{name}", value)
+            if name in self.spec.non_negative and np.any(value < 0):
+                raise ValueError(f"state.{name} must be >= 0 (it accumulates squared "
+                                 f"gradients), got {shown(value)}")
         self._check_broadcast(w)
         return w, grad
+
+    def _check_state_count(self, state) -> None:
+        """The step count of a state (one built by hand, too): a whole number >= 0."""
+        t = state.t
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)):
+            raise TypeError(f"state.t must be a whole number of steps taken (0 for a new "
+                            f"state), got {shown(t)}")
+        if t < 0:
+            raise ValueError(f"state.t must be >= 0 (the number of steps taken), got {t}")
 
     def derive(self, quantity: str, state):
         """A derived quantity (e.g. ``"v_hat"``, ``"effective_lr"``) of ``state``."""
@@ -237,9 +267,10 @@ class Optimizer:
         if not isinstance(state, self.spec.state):
             raise TypeError(f"state must be a {self.spec.state.__name__}, "
                             f"got {type(state).__name__}")
+        self._check_state_count(state)
         if state.t < 1:
             raise ValueError(f"{quantity} is defined only after at least one step (state.t = 0)")
-        hp = {**self.hyperparams, "lr": self.lr_at(state.t)}
+        hp = {**self.hyperparams, "lr": self._lr_at(state.t)}
         return self.spec.derived[quantity](state, hp)
 
 
@@ -253,8 +284,7 @@ def scheduled(optimizer: Optimizer, schedule: Callable[[int], float]) -> Optimiz
         raise TypeError(f"optimizer must be a helpers optimizer, got {type(optimizer).__name__}")
     if optimizer.schedule is not None:
         raise ValueError("optimizer already has a schedule; combine both in one function")
-    if not callable(schedule):
-        raise TypeError(f"schedule must be a function of the step t, got {shown(schedule)}")
+    check_function_of_one("schedule", schedule, example="lambda t: 1.0 if t <= 1500 else 0.1")
     scheduled_optimizer = Optimizer(optimizer.spec, optimizer.hyperparams, schedule)
     scheduled_optimizer.lr_at(1)          # a schedule that fails at once fails here
     return scheduled_optimizer
@@ -318,7 +348,8 @@ def _adagrad_effective_lr(state, hp):
 
 @register("adagrad", display_name="AdaGrad", state=AdaGradState, update=adagrad_update,
           colour="#009E73", hatch="..", citation="Duchi, Hazan & Singer (2011)",
-          roles={"lr": "lr", "eps": "eps"}, derived={"effective_lr": _adagrad_effective_lr})
+          roles={"lr": "lr", "eps": "eps"}, derived={"effective_lr": _adagrad_effective_lr},
+          non_negative=("sum_sq",))
 def adagrad(lr, eps=1e-10):
     """AdaGrad as torch.optim.Adagrad (no lr decay, zero initial accumulator):
     ``s <- s + g^2; w <- w - lr * g / (sqrt(s) + eps)``."""
@@ -344,7 +375,7 @@ def _rmsprop_effective_lr(state, hp):
 @register("rmsprop", display_name="RMSProp", state=RMSPropState, update=rmsprop_update,
           colour="#CC79A7", hatch="xx", citation="Tieleman & Hinton (2012)",
           roles={"lr": "lr", "beta": "second_moment", "eps": "eps"},
-          derived={"effective_lr": _rmsprop_effective_lr})
+          derived={"effective_lr": _rmsprop_effective_lr}, non_negative=("v",))
 def rmsprop(lr, beta=0.99, eps=1e-8):
     """RMSProp as torch.optim.RMSprop (``beta`` is torch's ``alpha``):
     ``v <- beta*v + (1-beta)*g^2; w <- w - lr * g / (sqrt(v) + eps)``."""
@@ -394,7 +425,7 @@ def _adam_hyperparameters(lr, beta1, beta2, eps, bias_correction):
 @register("adam", display_name="Adam", state=AdamState, update=adam_update, colour="#0072B2",
           hatch="", citation="Kingma & Ba (2015)",
           roles={"lr": "lr", "beta1": "momentum", "beta2": "second_moment", "eps": "eps",
-                 "bias_correction": "switch"}, derived=ADAM_DERIVED)
+                 "bias_correction": "switch"}, derived=ADAM_DERIVED, non_negative=("v",))
 def adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
     """Adam (Kingma and Ba, Algorithm 1; torch.optim.Adam):
     ``m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  m_hat = m/(1-b1^t);
@@ -468,7 +499,7 @@ def lazy_adam_update(w, g, t, m, v, lr, beta1, beta2, eps, bias_correction):
 @register("lazy_adam", display_name="Lazy Adam", state=AdamState, update=lazy_adam_update,
           colour="#999999", hatch="oo", citation="torch.optim.SparseAdam; Kingma & Ba (2015)",
           roles={"lr": "lr", "beta1": "momentum", "beta2": "second_moment", "eps": "eps",
-                 "bias_correction": "switch"}, derived=ADAM_DERIVED)
+                 "bias_correction": "switch"}, derived=ADAM_DERIVED, non_negative=("v",))
 def lazy_adam(lr, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True):
     """Lazy Adam: Adam's moments and step only where the gradient is non-zero (the usual
     choice for embedding tables, whose rows are mostly untouched by a batch)."""

@@ -14,7 +14,7 @@ from . import colours as C
 from .metrics import effective_lr, final_error
 from .stats import seed_band
 from .training import TrainResult
-from .validation import check_int
+from .validation import as_float_array, check_finite, check_int, shown
 
 STYLE_PATH = Path(__file__).with_name("series.mplstyle")
 MAX_POINTS_DRAWN = 600   # downsample what is drawn, never what is computed
@@ -26,7 +26,9 @@ def use_series_style() -> None:
 
 
 def token_style(index: int, palette=C.TOKEN_COLOURS) -> dict:
-    """Colour, line style and marker of token ``index``: three cues, not one."""
+    """Colour, line style and marker of token ``index`` (0 to 5): three cues, not one."""
+    index = check_int("index", index, minimum=0,
+                      maximum=min(len(palette), len(C.TOKEN_MARKERS)) - 1)
     return {"color": palette[index], "linestyle": C.TOKEN_LINESTYLES[index],
             "marker": C.TOKEN_MARKERS[index]}
 
@@ -39,6 +41,19 @@ def thinned(n_steps: int, max_points: int = MAX_POINTS_DRAWN) -> np.ndarray:
     stride = max(1, int(np.ceil(n_steps / max_points)))
     index = np.arange(0, n_steps, stride)
     return index if index[-1] == n_steps - 1 else np.append(index, n_steps - 1)
+
+
+def _require_axes(ax) -> None:
+    from matplotlib.axes import Axes
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be matplotlib axes (fig.add_subplot() or plt.subplots()), "
+                        f"got {type(ax).__name__}")
+
+
+def _require_figure(fig) -> None:
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure (plt.figure() or "
+                        f"matplotlib.figure.Figure()), got {type(fig).__name__}")
 
 
 def _require_drawable(result: TrainResult) -> None:
@@ -56,6 +71,7 @@ def plot_trajectories(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
     below the axes, where it cannot hide a line.
 
     A diverged run is not drawn as NaN: the axes say where it diverged instead."""
+    _require_axes(ax)
     _require_drawable(result)
     if result.diverged:
         step = int(result.diverged_at)
@@ -93,6 +109,7 @@ def plot_trajectories(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
 
 def plot_exposure(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS) -> None:
     """Bar chart: percentage of steps on which each weight received a gradient."""
+    _require_axes(ax)
     _require_drawable(result)
     share = 100.0 * result.grad_nonzero_steps / result.n_steps
     bars = ax.bar(result.world.tokens, share, color=palette, edgecolor="#1a1a1a", linewidth=0.6)
@@ -110,6 +127,7 @@ def plot_effective_lr(ax, result: TrainResult, *, palette=C.TOKEN_COLOURS,
     """Log-log scatter of the final effective LR against frequency; returns the fitted
     slope (the exponent of effective LR as a power of p)."""
     from .metrics import loglog_slope
+    _require_axes(ax)
     _require_drawable(result)
     p = result.world.frequencies
     lr_eff = effective_lr(result)
@@ -312,6 +330,7 @@ def render_figure(fig: Figure, alt: str) -> tuple[bytes, dict]:
     column: at most :data:`COLUMN_WIDTH_PX` wide, with alt text. A ``ValueError`` names
     the text that would be smaller than :data:`MIN_TEXT_PX` at that size."""
     import io
+    _require_figure(fig)
     alt = check_alt(alt)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=RENDER_DPI, bbox_inches="tight", pad_inches=0.08)
@@ -372,6 +391,7 @@ def plot_seed_band(ax, arm, token, *, color, label, linestyle="-", level=0.95) -
 
     ``arm`` is a :class:`helpers.engine.ArmResult` with no grid axes left (use
     ``arm.sel(lr=...)`` first)."""
+    _require_axes(ax)
     _require_arm(arm)
     if arm.grid_dims:
         raise ValueError(f"select one setting first (sel on {arm.grid_dims})")
@@ -388,7 +408,11 @@ def plot_lr_sweep(ax, arm, tokens, *, palette=C.TOKEN_COLOURS, level=0.95) -> di
     are marked along the top of the axes with the step at which they diverged.
 
     Returns {lr: median divergence step} for the diverged settings."""
+    _require_axes(ax)
     _require_arm(arm)
+    if isinstance(tokens, (str, int, np.integer)):
+        raise TypeError(f"tokens must be a list of tokens (names or indices), got "
+                        f"{shown(tokens)}; write [{tokens!r}] for one")
     if arm.grid_dims != ("lr",):
         raise ValueError(f"plot_lr_sweep needs a sweep over lr alone, got grid {arm.grid_dims}")
     lrs = arm.coords["lr"]
@@ -421,8 +445,16 @@ def plot_group_curves(ax, steps, curves, labels) -> None:
     """One line per frequency group against ``steps``, each with its own colour and line
     style (:func:`helpers.colours.frequency_group_colours`). ``curves``: (step, group), or
     (draw, step, group) for several draws, drawn as the median with a band from the
-    lowest to the highest draw. ``labels``: the legend text of each group."""
-    curves = np.asarray(curves, dtype=float)
+    lowest to the highest draw. ``labels``: the legend text of each group. NaN (a
+    diverged run) leaves a gap; infinities are refused."""
+    _require_axes(ax)
+    curves = as_float_array("curves", curves)
+    steps = as_float_array("steps", steps)
+    if np.any(np.isinf(curves)) or not np.all(np.isfinite(steps)):
+        raise ValueError("curves must not contain infinities, and steps must be finite")
+    if isinstance(labels, str):
+        raise TypeError(f"labels must be a list of legend texts, one per group, got the "
+                        f"single string {labels!r}")
     if curves.ndim not in (2, 3) or curves.shape[-2] != len(steps) \
             or curves.shape[-1] != len(labels):
         raise ValueError(f"curves must have shape (step, group) or (draw, step, group) with "
@@ -453,8 +485,9 @@ def plot_bowl(ax, hessian, target, paths, *, marks=BOWL_MARKS, margin: float = 0
     drawn on top. The view is
     square, with equal scales, around the start and the optimum: a stretched bowl looks
     stretched."""
-    hessian = np.asarray(hessian, dtype=float)
-    target = np.asarray(target, dtype=float)
+    _require_axes(ax)
+    hessian = check_finite("hessian", hessian)
+    target = check_finite("target", target)
     if hessian.shape != (2, 2) or target.shape != (2,):
         raise ValueError(f"plot_bowl draws two weights: hessian must be 2 x 2 and target of "
                          f"length 2, got shapes {hessian.shape} and {target.shape}")

@@ -22,7 +22,8 @@ import numpy as np
 
 from .model import mark_diverged, newly_diverged
 from .optimizers import Optimizer, check_optimizer
-from .validation import check_allocation, check_finite, check_int, check_positive, check_real
+from .validation import (check_allocation, check_finite, check_int, check_positive, check_real,
+                         check_whole_numbers)
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +120,7 @@ def settle_steps(optimizer: Optimizer, hessians, targets, n_steps: int, *, toler
     ``readout`` (shape ``(..., n, n)``, broadcast like the bowls) maps the optimizer's
     coordinates to the ones judged, ``v = w @ readout`` (for a rotated world,
     ``readout = R``: its weights back in token coordinates); ``watch`` picks which of
-    those are judged (default: all)."""
+    those are judged (default: all): a list of distinct indices, 0 to n - 1."""
     tolerance = check_positive("tolerance", tolerance)
     if hold is not None:
         hold = check_int("hold", hold, minimum=1)
@@ -130,6 +131,11 @@ def settle_steps(optimizer: Optimizer, hessians, targets, n_steps: int, *, toler
         if readout.shape[-2:] != (n, n):
             raise ValueError(f"readout must end in {n} x {n} matrices (one per bowl, e.g. the "
                              f"rotations), got shape {readout.shape}")
+    if watch is not None:
+        n = targets.shape[-1]
+        watch = check_whole_numbers("watch", watch, minimum=0, maximum=n - 1)
+        if np.unique(watch).size != watch.size:
+            raise ValueError(f"watch must name distinct weights, got {watch.tolist()}")
     goal = targets if readout is None else np.einsum("...i,...ij->...j", targets, readout)
     last_outside = streak = found = diverged = None
     for step, w, diverged_at in _steps(optimizer, hessians, targets, n_steps, None):

@@ -22,6 +22,7 @@ again, with the class frequency in the role of the token frequency.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -29,8 +30,8 @@ import numpy as np
 
 from .model import mark_diverged, newly_diverged
 from .optimizers import Optimizer, check_optimizer
-from .validation import (as_float_array, check_allocation, check_finite,
-                         check_int, check_real, shown)
+from .validation import (as_float_array, check_allocation, check_finite, check_int,
+                         check_positive, check_real, check_whole_numbers, frozen_copy, shown)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -90,8 +91,11 @@ class FrequencyGroups:
     def mean_over_groups(self, per_class_loss) -> np.ndarray:
         """Per-group loss from per-class mean losses, shape ``(..., C) -> (..., G)``: the
         mean loss over the group's *data* (classes weighted by their frequency)."""
-        per_class_loss = np.asarray(per_class_loss)
-        if per_class_loss.shape[-1] != self.mass.size:
+        per_class_loss = as_float_array("per_class_loss", per_class_loss)
+        if np.any(np.isinf(per_class_loss)):
+            raise ValueError(f"per_class_loss must not contain infinities (NaN, a diverged "
+                             f"run's, is passed on), got {shown(per_class_loss)}")
+        if per_class_loss.ndim == 0 or per_class_loss.shape[-1] != self.mass.size:
             raise ValueError(f"per_class_loss must have {self.mass.size} classes on its last "
                              f"axis, got shape {per_class_loss.shape}")
         out = []
@@ -121,7 +125,9 @@ def frequency_groups(mass, n_groups: int) -> FrequencyGroups:
         raise ValueError(f"{n_groups} groups of equal data share are not possible here: a "
                          f"single class holds more than 1/{n_groups} of the data; ask for at "
                          f"most {len(members)}")
-    return FrequencyGroups(members, mass)
+    for part in members:
+        part.setflags(write=False)
+    return FrequencyGroups(members, frozen_copy(mass))
 
 
 # --- the models ---------------------------------------------------------------------------
@@ -132,6 +138,15 @@ def _check_params(params, n_params: int) -> np.ndarray:
         raise ValueError(f"params must have shape (..., {n_params}) for this model, got shape "
                          f"{params.shape}")
     return params
+
+
+MAX_BATCH_SIZE = 10 ** 7      # pairs in one minibatch: far beyond what a run here draws
+
+
+def _check_generator(rng) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), "
+                        f"got {shown(rng)}")
 
 
 def _softmax_in_place(logits: np.ndarray) -> np.ndarray:
@@ -171,9 +186,9 @@ class LinearSoftmax:
 
     def __post_init__(self):
         features = check_finite("features", self.features)
-        if features.ndim not in (2, 3):
-            raise ValueError(f"features must have shape (M, d) or (seeds, M, d), got shape "
-                             f"{features.shape}")
+        if features.ndim not in (2, 3) or 0 in features.shape:
+            raise ValueError(f"features must have shape (M, d) or (seeds, M, d), with at least "
+                             f"one context and one feature, got shape {features.shape}")
         targets = check_finite("targets", self.targets)
         if targets.ndim != features.ndim or targets.shape[:-1] != features.shape[:-1] \
                 or targets.shape[-1] < 2:
@@ -193,17 +208,18 @@ class LinearSoftmax:
                                  f"context occurs), got sum {weights.sum()!r}")
         if self.class_weights is not None:
             class_weights = check_finite("class_weights", self.class_weights,
-                                         shape=(targets.shape[-1],)).copy()
+                                         shape=(targets.shape[-1],))
             if np.any(class_weights <= 0):
                 raise ValueError(f"class_weights must be positive (one per class), got "
                                  f"{shown(class_weights)}")
-            class_weights.setflags(write=False)
-            object.__setattr__(self, "class_weights", class_weights)
-        object.__setattr__(self, "features", features)
-        object.__setattr__(self, "targets", targets)
-        object.__setattr__(self, "weights", weights)
+            object.__setattr__(self, "class_weights", frozen_copy(class_weights))
+        # The model's own read-only copies: changing the caller's arrays later changes
+        # nothing here.
+        object.__setattr__(self, "features", frozen_copy(features))
+        object.__setattr__(self, "targets", frozen_copy(targets))
+        object.__setattr__(self, "weights", frozen_copy(weights))
         joint = (weights[:, None] * targets).reshape(targets.shape[:-2] + (-1,))
-        object.__setattr__(self, "_joint_cumulative", np.cumsum(joint, axis=-1))
+        object.__setattr__(self, "_joint_cumulative", frozen_copy(np.cumsum(joint, axis=-1)))
 
     @property
     def n_contexts(self) -> int:
@@ -279,6 +295,8 @@ class LinearSoftmax:
         the cost of the full one, whatever B."""
         if check:
             params = _check_params(params, self.n_params)
+            if samples is not None:
+                samples = self.check_samples(samples)
         x = self._aligned(self.features, params)
         residual = _softmax_in_place(x @ self._table(params))
         # With class weights a_k the loss of a pair (j, k) is a_k (-log p_k(x_j)): its
@@ -300,6 +318,20 @@ class LinearSoftmax:
             residual -= self._aligned(mass / batch, params)
         return (np.swapaxes(x, -1, -2) @ residual).reshape(params.shape)
 
+    def check_samples(self, samples, name: str = "samples") -> np.ndarray:
+        """A minibatch as :meth:`draw_batch` gives it: pair counts of shape
+        ``targets.shape``, whole numbers >= 0, at least one pair per problem."""
+        counts = check_finite(name, samples)
+        if counts.shape != self.targets.shape:
+            raise ValueError(f"{name} must be a batch's pair counts of shape "
+                             f"{self.targets.shape} (draw_batch makes one), got shape "
+                             f"{counts.shape}")
+        if np.any(counts < 0) or np.any(counts != np.rint(counts)) \
+                or np.any(counts.sum(axis=(-2, -1)) == 0):
+            raise ValueError(f"{name} must hold whole numbers of pairs >= 0, at least one "
+                             f"pair per problem (draw_batch makes one)")
+        return counts
+
     def draw_batch(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         """One minibatch of ``batch_size`` (context, class) pairs drawn from the data,
         returned as pair counts, shape (S?, M, C). One uniform number per pair picks
@@ -307,6 +339,12 @@ class LinearSoftmax:
         context is the same in every problem side by side (each block has mass
         ``weights_j`` in all of them), the class is each problem's own (common random
         numbers)."""
+        _check_generator(rng)
+        batch_size = check_int("batch_size", batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
+        check_allocation(f"a batch of {batch_size:,} pairs",
+                         8.0 * batch_size * (2 + self._joint_cumulative.size
+                                             // (self.n_contexts * self.n_classes)),
+                         advice="draw a smaller batch")
         uniforms = rng.random(batch_size)
         cumulative = self._joint_cumulative                                 # (S?, M*C)
         cells = self.n_contexts * self.n_classes
@@ -319,13 +357,20 @@ class LinearSoftmax:
         return counts.reshape(self.targets.shape)
 
 
+MAX_ZIPF_EXPONENT = 10.0
+
+
 def zipf_frequencies(n_classes: int, exponent: float = 1.0) -> np.ndarray:
     """Class frequencies ``pi_k`` proportional to ``1 / k**exponent``, k = 1..C;
-    exponent 0 gives balanced classes."""
+    exponent 0 gives balanced classes, and it may be at most :data:`MAX_ZIPF_EXPONENT`."""
     n_classes = check_int("n_classes", n_classes, minimum=2, maximum=100_000)
     exponent = check_real("exponent", exponent)
     if exponent < 0:
         raise ValueError(f"exponent must be >= 0 (0 gives balanced classes), got {exponent!r}")
+    if exponent > MAX_ZIPF_EXPONENT:
+        raise ValueError(f"exponent must be at most {MAX_ZIPF_EXPONENT:g} (at "
+                         f"{MAX_ZIPF_EXPONENT:g} the first class already holds 99.9% of the "
+                         f"data; much larger ones overflow), got {exponent!r}")
     raw = 1.0 / np.arange(1, n_classes + 1) ** exponent
     return raw / raw.sum()
 
@@ -370,8 +415,10 @@ def make_teacher_problem(frequencies, *, n_contexts: int, dim: int, seeds,
     for seed in seed_list:
         check_int("seed", seed, minimum=0)
     n_classes = frequencies.size
-    check_allocation("these targets", 8.0 * 3 * len(seed_list) * n_contexts * n_classes,
-                     advice="use fewer seeds, contexts or classes")
+    check_allocation("these contexts and targets",
+                     8.0 * len(seed_list) * (3 * n_contexts * n_classes
+                                             + 2 * n_contexts * (dim + 1) + dim * n_classes),
+                     advice="use fewer seeds, contexts, dimensions or classes")
     features, targets, optimum = [], [], []
     for seed in seed_list:
         rng = np.random.default_rng(seed)
@@ -476,16 +523,28 @@ class _PairData:
     def draw_batch(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         """``batch_size`` (previous, next) pairs, each a uniformly drawn position of the
         text (with replacement), shape (B, 2)."""
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), "
-                            f"got {shown(rng)}")
-        batch_size = check_int("batch_size", batch_size, minimum=1, maximum=10**7)
+        _check_generator(rng)
+        batch_size = check_int("batch_size", batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
         positions = rng.integers(0, self.n_pairs, size=batch_size)
         return self._pairs[np.searchsorted(self._cumulative, positions, side="right")]
 
     @property
     def n_pairs(self) -> int:
         return int(self._n)
+
+    def check_samples(self, samples, name: str = "samples") -> np.ndarray:
+        """A minibatch as :meth:`draw_batch` gives it: an integer array of shape (B, 2),
+        B >= 1, of (previous, next) words, each in 0..V-1."""
+        if not isinstance(samples, np.ndarray) or samples.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be an integer array of (previous, next) word pairs, "
+                            f"shape (B, 2) (draw_batch makes one), got {shown(samples)}")
+        if samples.ndim != 2 or samples.shape[1] != 2 or samples.shape[0] == 0:
+            raise ValueError(f"{name} must have shape (B, 2) with B >= 1, one (previous, next) "
+                             f"pair per row, got shape {samples.shape}")
+        if samples.min() < 0 or samples.max() >= self.vocab_size:
+            raise ValueError(f"{name} must hold word indices from 0 to {self.vocab_size - 1}, "
+                             f"got values from {samples.min()} to {samples.max()}")
+        return samples
 
     @property
     def input_counts(self) -> np.ndarray:
@@ -595,6 +654,8 @@ class BigramTable(_PairData):
         words absent from the batch get exactly zero."""
         if check:
             params = _check_params(params, self.n_params)
+            if samples is not None:
+                samples = self.check_samples(samples)
         table = self._table(params)
         if samples is None:
             _, row_share, pair_share = self._in(params.dtype)
@@ -611,6 +672,7 @@ class BigramTable(_PairData):
         (..., U, V). Every other row of the table gets exactly zero."""
         if check:
             params = _check_params(params, self.n_params)
+            samples = self.check_samples(samples)
         table = self._table(params)
         previous, following = samples[:, 0], samples[:, 1]
         batch = previous.size
@@ -669,9 +731,7 @@ class LogBilinearBigram(_PairData):
         ``scale**2``), ``c`` zero. All-zero weights would be a saddle point: with
         ``E = 0`` no gradient reaches ``U``, and the other way round. ``n_runs``: that
         many independent draws stacked, shape (n_runs, n_params)."""
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), "
-                            f"got {shown(rng)}")
+        _check_generator(rng)
         scale = check_real("scale", scale)
         if not scale > 0:
             raise ValueError(f"scale must be > 0 (the size of the starting weights), got "
@@ -715,6 +775,8 @@ class LogBilinearBigram(_PairData):
         gradient from every pair."""
         if check:
             params = _check_params(params, self.n_params)
+            if samples is not None:
+                samples = self.check_samples(samples)
         embedding, output, bias = self.split(params)
         grad = np.empty(params.shape, dtype=params.dtype)
         grad_e, grad_u, grad_c = self.split(grad)
@@ -750,6 +812,7 @@ def leaves_zero_gradient_alone(optimizer: Optimizer) -> bool:
     ``optimizer`` (SGD, sign descent, AdaGrad, lazy Adam; not Adam or momentum, whose
     memory keeps moving it). Such an optimizer can update only the rows of a table that
     a batch touches and give exactly the same result. Checked by trying it."""
+    optimizer = check_optimizer("optimizer", optimizer)
     if not optimizer.spec.elementwise or optimizer.schedule is not None:
         return False
     if any(isinstance(v, np.ndarray) for v in optimizer.hyperparams.values()):
@@ -781,11 +844,15 @@ class ClassifierRun(NamedTuple):
     monitored: dict
 
 
+MAX_EVALUATION_POINTS = 100_000    # far more than a figure can show
+
+
 def evaluation_steps(n_steps: int, n_points: int) -> np.ndarray:
-    """About ``n_points`` steps from 0 to ``n_steps``, spaced evenly on a log scale after
-    the first few (early steps matter most to the eye on a log axis)."""
+    """About ``n_points`` steps from 0 to ``n_steps`` (``n_points`` at most
+    :data:`MAX_EVALUATION_POINTS`), spaced evenly on a log scale after the first few
+    (early steps matter most to the eye on a log axis)."""
     n_steps = check_int("n_steps", n_steps, minimum=1)
-    n_points = check_int("n_points", n_points, minimum=2)
+    n_points = check_int("n_points", n_points, minimum=2, maximum=MAX_EVALUATION_POINTS)
     steps = np.unique(np.rint(np.geomspace(1, n_steps, n_points - 1)).astype(int))
     return np.concatenate([[0], steps])
 
@@ -816,11 +883,17 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
     losses that differ from double precision by about 1e-6 nats. Losses are recorded in
     double precision."""
     optimizer = check_optimizer("optimizer", optimizer)
+    if not isinstance(model, (LinearSoftmax, _PairData)):
+        raise TypeError(f"model must be a LinearSoftmax, BigramTable or LogBilinearBigram, got "
+                        f"{type(model).__name__}")
     if dtype not in (np.float64, np.float32):
         raise ValueError(f"dtype must be np.float64 or np.float32, got {shown(dtype)}")
     if dtype == np.float32 and not isinstance(model, _PairData):
         raise ValueError(f"dtype np.float32 is for the models trained on pairs (BigramTable, "
                          f"LogBilinearBigram), not {type(model).__name__}")
+    if monitors is not None and not isinstance(monitors, Mapping):
+        raise TypeError(f"monitors must be a dict {{name: function(params)}}, got "
+                        f"{shown(monitors)}")
     monitors = {} if monitors is None else dict(monitors)
     for name, function in monitors.items():
         if not callable(function):
@@ -828,9 +901,13 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
                             f"{shown(function)}")
     n_steps = check_int("n_steps", n_steps, minimum=1, maximum=10**7)
     if batches is not None:
+        if not isinstance(batches, (list, tuple)):
+            raise TypeError(f"batches must be a list of one batch per step (model.draw_batch"
+                            f"(rng, B) for each), got {shown(batches)}")
         if len(batches) < n_steps:
             raise ValueError(f"batches holds {len(batches)} batches, fewer than n_steps = "
                              f"{n_steps}")
+        _check_batches(model, batches[:n_steps])
     elif batch_size is None:
         if rng is not None:
             raise ValueError("a full-batch run draws nothing: leave rng out (or give "
@@ -842,9 +919,8 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
                             f"(np.random.default_rng(seed)), got {shown(rng)}")
     if record_steps is None:
         record_steps = evaluation_steps(n_steps, 40)
-    record_steps = np.asarray(record_steps, dtype=np.int64)
-    if record_steps.ndim != 1 or np.any(np.diff(record_steps) <= 0) or record_steps.min() < 0 \
-            or record_steps.max() > n_steps:
+    record_steps = check_whole_numbers("record_steps", record_steps, minimum=0, maximum=n_steps)
+    if np.any(np.diff(record_steps) <= 0):
         raise ValueError(f"record_steps must be increasing steps within 0..{n_steps}, got "
                          f"{shown(record_steps)}")
     if w0 is None:
@@ -916,6 +992,24 @@ def train_classifier(optimizer: Optimizer, model, n_steps: int, *, batch_size: i
     return ClassifierRun(record_steps, class_losses, loss, diverged_at, w, monitored)
 
 
+def _check_batches(model, batches) -> None:
+    """Every batch a run will use, checked before the first step: the model's own check
+    for pair models (all batches at once: one pass), and each LinearSoftmax batch's
+    counts."""
+    if isinstance(model, LinearSoftmax):
+        for step, batch in enumerate(batches, start=1):
+            model.check_samples(batch, name=f"batches[{step - 1}] (step {step})")
+        return
+    for step, batch in enumerate(batches, start=1):
+        if not (isinstance(batch, np.ndarray) and batch.dtype.kind in "iu" and batch.ndim == 2
+                and batch.shape[1] == 2 and batch.shape[0] > 0):
+            model.check_samples(batch, name=f"batches[{step - 1}] (step {step})")
+    every = np.concatenate(batches)
+    if every.min() < 0 or every.max() >= model.vocab_size:
+        step = next(k for k, b in enumerate(batches) if b.min() < 0 or b.max() >= model.vocab_size)
+        model.check_samples(batches[step], name=f"batches[{step}] (step {step + 1})")
+
+
 def _step_rows(optimizer, model, w, state, samples):
     """One step that touches only the rows of the table the batch has gradients for
     (for optimizers that leave a zero-gradient weight and its state alone). Updates ``w``
@@ -940,7 +1034,10 @@ def tune_learning_rate(losses, learning_rates) -> tuple[float, int]:
     """The learning rate with the lowest loss (NaN, i.e. diverged, counts as worst), and
     its index. ``losses``: one value per learning rate (e.g. a median over seeds)."""
     losses = as_float_array("losses", losses)
-    learning_rates = as_float_array("learning_rates", learning_rates)
+    learning_rates = np.atleast_1d(check_positive("learning_rates", learning_rates))
+    if np.any(losses == -np.inf):
+        raise ValueError(f"losses must not be minus infinity (a loss is >= 0; NaN marks a "
+                         f"diverged run), got {shown(losses)}")
     if losses.shape != learning_rates.shape or losses.ndim != 1:
         raise ValueError(f"losses and learning_rates must be 1-D of equal length, got "
                          f"{losses.shape} and {learning_rates.shape}")

@@ -117,6 +117,9 @@ def check_seeds(seeds) -> tuple[int, ...]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, (bool, np.bool_)):
         raise TypeError(f"seeds must be a list or range of seeds, got the single number "
                         f"{seeds}; use [{seeds}] for one")
+    if isinstance(seeds, (str, bytes)):
+        raise TypeError(f"seeds must be a list or range of whole numbers, got the text "
+                        f"{seeds!r}")
     try:
         seeds = tuple(seeds)
     except TypeError:

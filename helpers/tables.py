@@ -7,6 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .validation import shown
+
+
+def _sequence(name: str, value) -> tuple:
+    """A list or tuple (or other iterable) as a tuple; a lone string is refused, not read
+    letter by letter."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a list, got the single string {value!r}; write "
+                        f"[{value!r}] for one")
+    try:
+        return tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a list, got {shown(value)}") from None
+
 
 @dataclass(frozen=True)
 class Table:
@@ -15,10 +29,32 @@ class Table:
     align: str = ""          # one of "l"/"r" per column; default: first left, rest right
 
     def __post_init__(self):
+        if not isinstance(self.columns, tuple) or not isinstance(self.rows, tuple):
+            raise TypeError(f"columns and rows must be tuples (make_table builds them from "
+                            f"lists), got {type(self.columns).__name__} and "
+                            f"{type(self.rows).__name__}")
+        for k, column in enumerate(self.columns):
+            if not isinstance(column, str):
+                raise TypeError(f"each column name must be a string, got {shown(column)} in "
+                                f"column {k}")
         for row in self.rows:
+            if not isinstance(row, tuple):
+                raise TypeError(f"each row must be a tuple of strings, got {shown(row)}")
             if len(row) != len(self.columns):
                 raise ValueError(f"each row must have {len(self.columns)} cells, "
                                  f"got {len(row)}: {row}")
+            for cell in row:
+                if not isinstance(cell, str):
+                    raise TypeError(f"each cell must be a string (make_table formats them), "
+                                    f"got {shown(cell)} in row {row}")
+        if not isinstance(self.align, str):
+            raise TypeError(f"align must be a string of 'l' and 'r', one per column, got "
+                            f"{shown(self.align)}")
+        if self.align and (len(self.align) != len(self.columns)
+                           or set(self.align) - {"l", "r"}):
+            raise ValueError(f"align must be '' (the default) or one letter per column, 'l' "
+                             f"(left) or 'r' (right): {len(self.columns)} letters here, got "
+                             f"{self.align!r}")
 
     def _aligns(self) -> str:
         return self.align or "l" + "r" * (len(self.columns) - 1)
@@ -53,5 +89,8 @@ class Table:
 
 
 def make_table(columns, rows, align: str = "") -> Table:
-    """A table from column names and rows of already formatted strings."""
-    return Table(tuple(columns), tuple(tuple(str(c) for c in r) for r in rows), align)
+    """A table from column names and rows of already formatted strings. ``align``: one
+    letter per column, ``l`` or ``r``; by default the first column left, the rest right."""
+    columns = _sequence("columns", columns)
+    rows = tuple(_sequence("each row", row) for row in _sequence("rows", rows))
+    return Table(columns, tuple(tuple(str(c) for c in r) for r in rows), align)

@@ -143,6 +143,74 @@ def check_int(name: str, value, *, minimum: int, maximum: int | None = None) -> 
     return int(value)
 
 
+def check_whole_numbers(name: str, value, *, minimum: int,
+                        maximum: int | None = None) -> np.ndarray:
+    """A non-empty 1-D list (or integer array) of whole numbers in [minimum, maximum], as
+    int64. Floats are refused, not rounded (a step 1.5 is a mistake, not step 1), and so
+    are bools (True is not step 1)."""
+    what = (f"a non-empty 1-D list of whole numbers >= {minimum}" if maximum is None
+            else f"a non-empty 1-D list of whole numbers from {minimum} to {maximum:,}")
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, range,
+                                                                  np.ndarray)):
+        raise TypeError(f"{name} must be {what}, got {shown(value)}")
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be {what}, got an array of dtype {value.dtype}")
+        array = value.astype(np.int64)
+    else:
+        for item in _flat_items(value):
+            if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Integral):
+                raise TypeError(f"{name} must be {what}, got {shown(value)} (it holds "
+                                f"{shown(item)})")
+        try:
+            array = np.array(list(value), dtype=np.int64) if len(value) else np.zeros(0, np.int64)
+        except OverflowError:
+            raise ValueError(f"{name} must be {what}, got {shown(value)}") from None
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be {what}, got shape {array.shape}")
+    if array.min() < minimum or (maximum is not None and array.max() > maximum):
+        raise ValueError(f"{name} must be {what}, got {shown(value)}")
+    return array
+
+
+def check_axis(name: str, value, ndim: int) -> int:
+    """An axis of an array of ``ndim`` dimensions: a whole number in -ndim..ndim-1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number (an axis), got {shown(value)}")
+    if not -ndim <= value < ndim:
+        raise ValueError(f"{name} must be an axis of an array of {ndim} dimension(s), from "
+                         f"{-ndim} to {ndim - 1}, got {value}")
+    return int(value)
+
+
+def check_function_of_one(name: str, value, *, example: str) -> None:
+    """A function that can be called with one positional argument (a schedule of the step
+    t, a monitor of the parameters): refused before the first call, so that the error is
+    about the function given, not a traceback from inside the loop that calls it."""
+    import inspect
+    if not callable(value):
+        raise TypeError(f"{name} must be a function of one argument, e.g. {example}, got "
+                        f"{shown(value)}")
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):          # a builtin without a signature: trust it
+        return
+    try:
+        signature.bind(0)
+    except TypeError:
+        raise TypeError(f"{name} must be a function of one argument, e.g. {example}, got "
+                        f"a function of {signature}") from None
+
+
+def check_text(name: str, value) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {shown(value)}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
 def check_bool(name: str, value) -> bool:
     """True or False, nothing else (1 and "yes" are refused)."""
     if not isinstance(value, (bool, np.bool_)):
@@ -219,6 +287,15 @@ def check_names(name: str, value, allowed) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ValueError(f"{name} must be distinct, got {names}")
     return names
+
+
+def frozen_copy(array: np.ndarray) -> np.ndarray:
+    """A read-only copy: what a model or a world keeps of a caller's array, so that
+    changing the caller's array later changes nothing in it (and nothing may change its
+    own)."""
+    array = np.array(array, copy=True)
+    array.setflags(write=False)
+    return array
 
 
 def check_allocation(what: str, n_bytes: float, *, advice: str) -> None:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .validation import (UnknownKeyError, as_float_array, check_finite, check_frequencies,
-                         check_int, check_non_negative)
+from . import validation
+from .validation import (UnknownKeyError, as_float_array, check_allocation, check_finite,
+                         check_frequencies, check_int, check_non_negative, frozen_copy, shown)
 
 TOKENS = ("the", "model", "embedding", "tokenization", "xenobiotic", "thalweg")
 FREQUENCIES = (0.95, 0.60, 0.20, 0.05, 0.005, 0.001)
@@ -41,7 +42,10 @@ class World:
 
     ``rotation`` (None for every world but those made by :meth:`rotated`) is an
     orthogonal matrix R: the model then sees features ``R x`` instead of the 0/1 tokens
-    ``x`` and must learn ``R w*``. The loss is the same function in turned coordinates."""
+    ``x`` and must learn ``R w*``. The loss is the same function in turned coordinates.
+
+    Usually made by :func:`make_world`. Built directly, it is checked the same way and
+    keeps read-only copies of the arrays it is given: a World is a constant."""
 
     tokens: tuple[str, ...]
     frequencies: np.ndarray
@@ -49,6 +53,34 @@ class World:
     noise_std: float
     batch_size: int
     rotation: np.ndarray | None = None
+
+    def __post_init__(self):
+        tokens = self.tokens
+        if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)) or not all(
+                isinstance(t, str) and t for t in tokens):
+            raise TypeError(f"tokens must be a list or tuple of non-empty names, got "
+                            f"{shown(tokens)}")
+        p = check_frequencies("frequencies", self.frequencies)
+        if len(tokens) != p.size:
+            raise ValueError(f"tokens must name each of the {p.size} frequencies, got "
+                             f"{len(tokens)} names")
+        if len(set(tokens)) != len(tokens):
+            raise ValueError(f"tokens must be distinct, got {tuple(tokens)}")
+        true_weights = check_finite("true_weights", self.true_weights, shape=p.shape)
+        rotation = self.rotation
+        if rotation is not None:
+            rotation = check_finite("rotation", rotation, shape=(p.size, p.size))
+            if not np.allclose(rotation @ rotation.T, np.eye(p.size), atol=1e-10):
+                raise ValueError("rotation must be an orthogonal matrix (R R^T = I)")
+            rotation = frozen_copy(rotation)
+        object.__setattr__(self, "tokens", tuple(tokens))
+        object.__setattr__(self, "frequencies", frozen_copy(p))
+        object.__setattr__(self, "true_weights", frozen_copy(true_weights))
+        object.__setattr__(self, "noise_std", float(check_non_negative("noise_std",
+                                                                       self.noise_std)))
+        object.__setattr__(self, "batch_size", check_int("batch_size", self.batch_size,
+                                                         minimum=1))
+        object.__setattr__(self, "rotation", rotation)
 
     @property
     def n_tokens(self) -> int:
@@ -72,8 +104,12 @@ class World:
 
     def to_tokens(self, weights) -> np.ndarray:
         """Weights of a rotated world's model, ``(..., n)``, back in token coordinates
-        (``R^T u``); for an unrotated world, the weights themselves."""
-        weights = np.asarray(weights, dtype=float)
+        (``R^T u``); for an unrotated world, the weights themselves. A diverged run's NaN
+        stays NaN."""
+        weights = as_float_array("weights", weights)
+        if weights.ndim == 0 or weights.shape[-1] != self.n_tokens:
+            raise ValueError(f"weights must end in an axis of length {self.n_tokens} (one per "
+                             f"token), got shape {weights.shape}")
         return weights if self.rotation is None else weights @ self.rotation
 
     def per_batch_appearance(self) -> np.ndarray:
@@ -102,6 +138,14 @@ class World:
 
         Given a list of streams (one per independent run), each draws its own batch in
         that order and the result is stacked: X of shape (runs, batch_size, n_tokens)."""
+        runs = len(rng) if isinstance(rng, (list, tuple)) else 1
+        # the uniforms, X, its rotation and the products: a few copies of (runs, B, n)
+        n_bytes = 8.0 * 4 * runs * self.batch_size * (self.n_tokens + 1)
+        if n_bytes > validation.MEMORY_LIMIT_BYTES:   # (a message only when needed)
+            check_allocation(f"{runs:,} batch(es) of {self.batch_size:,} samples", n_bytes,
+                             advice="use a smaller batch_size, or draw the batch's statistics "
+                                    "instead (sample_statistics, train(..., "
+                                    "gradient='statistics'))")
         if isinstance(rng, (list, tuple)):
             if not rng:
                 raise ValueError("rng must not be an empty list: give one stream per run")
@@ -207,12 +251,10 @@ def make_world(frequencies=FREQUENCIES, tokens=None, true_weights=1.0,
     true_w = as_float_array("true_weights", true_weights)
     if true_w.ndim == 0:
         true_w = np.full(p.shape, float(true_w))
-    true_w = check_finite("true_weights", true_w, shape=p.shape).copy()
+    true_w = check_finite("true_weights", true_w, shape=p.shape)
     noise = float(check_non_negative("noise_std", noise_std))
     batch = check_int("batch_size", batch_size, minimum=1)
-    p = p.copy()
-    for array in (p, true_w):
-        array.setflags(write=False)   # a World is a constant: nothing may edit it later
+    # World keeps read-only copies: a World is a constant, nothing may edit it later.
     return World(tokens, p, true_w, noise, batch)
 
 

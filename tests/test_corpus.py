@@ -1,5 +1,7 @@
 """The corpus of notebook 12: the rebuild script's normalisation (on an archive made
-here), the committed file's checksum, and the loaders' errors."""
+here), the committed file's checksum, where the data files are found, and the loaders'
+errors on files that are not the corpus or the runs file. (tests/test_install.py checks
+the data files of an installed copy.)"""
 
 import gzip
 import hashlib
@@ -7,12 +9,16 @@ import importlib.util
 import io
 import re
 import tarfile
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers.corpus import CORPUS_FILE, UNK, bigram_counts, build_vocabulary, read_plays
+import helpers
+from helpers.corpus import (CORPUS_FILE, DATA_FOLDER, MAX_VOCAB_SIZE, NEXT_WORD_RUNS_FILE, UNK,
+                            bigram_counts, build_vocabulary, read_next_word_runs, read_plays)
+from helpers.validation import MEMORY_LIMIT_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_corpus", ROOT / "scripts" / "make_corpus.py")
@@ -138,7 +144,7 @@ def test_bigram_counts_split_by_position_and_never_cross_plays():
 def test_tiny_corpus_and_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="too small"):
         bigram_counts({"one": ["a", "b", "c"] * 10}, 3)
-    with pytest.raises(ValueError, match="non-empty dict"):
+    with pytest.raises(ValueError, match="at least one play"):
         bigram_counts({}, 3)
     with pytest.raises(ValueError, match=r"in \(0, 1\)"):
         bigram_counts({"one": ["a", "b"] * 500}, 3, validation_share=1.0)
@@ -147,7 +153,6 @@ def test_tiny_corpus_and_bad_arguments_are_refused():
 
 
 def test_the_runs_file_of_notebook_13_is_found_and_checked(tmp_path):
-    from helpers.corpus import NEXT_WORD_RUNS_FILE, read_next_word_runs
     saved = read_next_word_runs()
     assert NEXT_WORD_RUNS_FILE.is_file() and {"setup", "tuning", "runs"} <= set(saved)
     with pytest.raises(FileNotFoundError, match="next_word_runs.py"):
@@ -160,3 +165,138 @@ def test_the_runs_file_of_notebook_13_is_found_and_checked(tmp_path):
     partial.write_text('{"setup": {}}', encoding="utf-8")
     with pytest.raises(ValueError, match="lacks"):
         read_next_word_runs(partial)
+
+
+def test_a_checkout_reads_the_data_folder_at_the_repository_root():
+    # Run from the checkout (an editable install, as in .venv): data/ stays where
+    # data/README.md documents it. An installed wheel: tests/test_install.py.
+    if Path(helpers.__file__).resolve().parent != ROOT / "helpers":
+        pytest.skip(f"helpers is imported from {helpers.__file__}, not from this checkout")
+    assert DATA_FOLDER == ROOT / "data"
+    assert CORPUS_FILE == ROOT / "data" / "shakespeare-plays.txt.gz"
+    assert NEXT_WORD_RUNS_FILE == ROOT / "data" / "next-word-runs.json"
+
+
+def gzip_bytes(text: str) -> bytes:
+    return gzip.compress(text.encode("ascii"), mtime=0)
+
+
+GOOD = "one\ta b c\ntwo\td e f\n"
+
+
+def flipped(data: bytes, at: int) -> bytes:
+    """The same bytes but one, inverted."""
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+
+
+GZIP_HEADER = 10        # bytes before the compressed stream (no file name: gzip_bytes)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("cut.txt.gz", lambda: CORPUS_FILE.read_bytes()[:100_000], "EOFError: .* truncated"),
+    ("cut-header.txt.gz", lambda: gzip_bytes(GOOD)[:5], "EOFError: .* truncated"),
+    # The first byte of the compressed stream (zlib.error), the checksum (BadGzipFile).
+    ("damaged.txt.gz", lambda: flipped(gzip_bytes(GOOD * 50), GZIP_HEADER), "zlib.error: Error -3"),
+    ("checksum.txt.gz", lambda: flipped(gzip_bytes(GOOD), -8), "CRC check failed"),
+    ("plain.txt.gz", lambda: GOOD.encode("ascii"), "BadGzipFile: Not a gzipped file"),
+    ("latin1.txt", lambda: "one\tcaf\u00e9 au lait\n".encode("latin-1"), "0xe9"),
+    ("utf8.txt.gz", lambda: gzip.compress("one\tna\u00efve\n".encode("utf-8")), "not ASCII"),
+    ("packed.txt", lambda: gzip_bytes(GOOD), "give it a .gz name"),
+    ("twice.txt.gz", lambda: gzip_bytes(GOOD + "one\tg h\n"),
+     r"line 3: the play 'one' appears a second time \(first on line 1\)"),
+])
+def test_a_file_that_is_not_the_corpus_is_refused_with_its_name(tmp_path, name, content,
+                                                                  message):
+    path = tmp_path / name
+    path.write_bytes(content())
+    with pytest.raises(ValueError, match=message) as caught:
+        read_plays(path)
+    assert str(path) in str(caught.value)
+    assert "make corpus" in str(caught.value)           # and how to get a good one
+
+
+def test_the_corpus_path_must_be_a_file_name(tmp_path):
+    with pytest.raises(TypeError, match="path must be a file name .* got 3"):
+        read_plays(3)
+    with pytest.raises(ValueError, match="path must name the corpus file, got the folder"):
+        read_plays(tmp_path)
+    with pytest.raises(TypeError, match="path must be a file name"):
+        read_next_word_runs(b"runs.json")
+    assert read_plays(str(CORPUS_FILE)) == read_plays()     # a str is a file name too
+
+
+@pytest.mark.parametrize("content, message", [
+    (lambda: NEXT_WORD_RUNS_FILE.read_bytes()[:1000], "truncated or not JSON"),
+    (lambda: b"", "truncated or not JSON"),
+    (lambda: '{"setup": "caf\u00e9"}'.encode("latin-1"), "truncated or not JSON"),
+    (lambda: b"[1, 2, 3]", "holds a JSON list, not an object"),
+    (lambda: b"42", "holds a JSON int, not an object"),
+])
+def test_a_file_that_is_not_the_runs_file_is_refused_with_its_name(tmp_path, content,
+                                                                    message):
+    path = tmp_path / "runs.json"
+    path.write_bytes(content())
+    with pytest.raises(ValueError, match=message) as caught:
+        read_next_word_runs(path)
+    assert str(path) in str(caught.value) and "next_word_runs.py" in str(caught.value)
+
+
+class Untouched(dict):
+    """plays that fail the test if bigram_counts looks at a single play."""
+
+    def items(self):
+        raise AssertionError("bigram_counts looked at the plays before refusing")
+
+    values = keys = __iter__ = items
+
+
+def test_a_vocabulary_too_large_for_memory_is_refused_before_any_work():
+    plays = Untouched(one=["a", "b"] * 500)
+    with pytest.raises(ValueError, match=r"vocab_size=20,000\).* about 8\.9 GiB .* at most "
+                                         f"{MAX_VOCAB_SIZE:,}"):
+        bigram_counts(plays, 20_000)
+    assert 3 * 8 * MAX_VOCAB_SIZE ** 2 <= MEMORY_LIMIT_BYTES < 3 * 8 * (MAX_VOCAB_SIZE + 1) ** 2
+    with pytest.raises(ValueError, match="vocab_size must be a whole number >= 2, got 1"):
+        bigram_counts(plays, 1)
+
+
+@pytest.mark.parametrize("vocab_size", [2.0, 256.5, True, "256", None])
+def test_a_vocabulary_size_that_is_not_a_whole_number_is_refused(vocab_size):
+    with pytest.raises(TypeError, match=r"vocab_size must be a whole number >= 2, got"):
+        bigram_counts(Untouched(one=["a"]), vocab_size)
+
+
+def test_the_memory_estimate_covers_what_bigram_counts_uses():
+    # The bound above rests on this estimate (three vocab_size^2 tables of 8 bytes); the
+    # word lists add a little on top.
+    plays = read_plays()
+    vocab_size = 2000
+    tracemalloc.start()
+    try:
+        bigram_counts(plays, vocab_size)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = 3 * 8 * vocab_size ** 2
+    assert 0.9 * estimate <= peak <= 1.15 * estimate, (peak, estimate)
+
+
+@pytest.mark.parametrize("plays, error, message", [
+    ([["a", "b"]], TypeError, r"plays must be a dict \{play: list of words\}"),
+    ({"one": "a b c"}, TypeError, r"plays\['one'\] must be a list of words"),
+    ({"one": ["a", 2, "c"]}, TypeError, r"plays\['one'\] must hold only words .* holds 2"),
+    ({1: ["a", "b"]}, TypeError, "plays' keys must be play names .* got 1"),
+])
+def test_plays_of_the_wrong_kind_are_refused(plays, error, message):
+    with pytest.raises(error, match=message):
+        bigram_counts(plays, 3)
+
+
+def test_words_given_as_one_string_are_refused():
+    with pytest.raises(TypeError, match="words must be a list of words"):
+        build_vocabulary("the cat", 2)
+    with pytest.raises(TypeError, match="words must hold only words .* holds 3"):
+        build_vocabulary(["a", 3], 2)
+    vocabulary = build_vocabulary(["a", "b", "a"], 2)
+    with pytest.raises(TypeError, match=r"single string 'ab'; write \['ab'\]"):
+        vocabulary.encode("ab")

@@ -1,14 +1,18 @@
 """The inner loops on both paths: the compiled kernels (Numba) against the NumPy path for
 every optimizer and every branch of its rule, the gradient against its matrix formula,
-the kernel cache, and a whole run without Numba installed at all.
+the kernel cache (its order, and that it is never loaded from a folder someone else
+could write), and a whole run without Numba installed at all.
 
 Tests marked ``compiled_only`` skip where the compiled path is off (no Numba, or
 ``HELPERS_NO_NUMBA=1``, which ``make test`` uses for its second, NumPy-only pass)."""
 
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -179,9 +183,10 @@ def test_the_kernel_cache_honours_numba_cache_dir(tmp_path):
 
 
 @compiled_only
-def test_no_writable_cache_folder_falls_back_instead_of_failing():
+def test_no_writable_cache_folder_falls_back_instead_of_failing(tmp_path):
     # As root every folder is writable, so make numba believe none is: the locators'
-    # writability probe fails for every candidate folder.
+    # writability probe fails for every candidate folder. (TMPDIR: the private folder
+    # of the last fallback is made in tmp_path, not in the system's /tmp.)
     done = run_python("""
         import warnings
         import numba.core.caching as caching
@@ -198,13 +203,195 @@ def test_no_writable_cache_folder_falls_back_instead_of_failing():
         u, z = SeriesDraws(1, 6, 32).draws(50)
         run, = kernels.run_optimizers([adam(0.05)], make_world(), u, z)
         print(run.weights[-1].tolist())
-    """)
+    """, {"TMPDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "no writable folder for Numba's cache" in lines[0]
     u, z = SeriesDraws(1, 6, 32).draws(50)
     expected, = kernels.run_optimizers([h.adam(0.05)], h.make_world(), u, z, compiled=False)
     np.testing.assert_allclose(json.loads(lines[1]), expected.weights[-1], rtol=1e-12)
+
+
+# --- the cache is never loaded from a folder someone else could write ------------------
+
+posix_only = pytest.mark.skipif(not hasattr(os, "getuid"),
+                                reason="owners and modes of folders: POSIX only")
+
+
+@pytest.fixture
+def shared_base():
+    """A folder straight in the system's temporary folder, 0o755. (pytest's tmp_path lies
+    in a folder only its owner can enter, inside which every folder is safe.)"""
+    base = Path(tempfile.mkdtemp(prefix="helpers-cache-test-"))
+    base.chmod(0o755)
+    uid = os.getuid()
+    if any(p.stat().st_uid == uid and not p.stat().st_mode & 0o077 for p in base.parents):
+        shutil.rmtree(base)
+        pytest.skip(f"the temporary folder {base.parent} is private to this user already")
+    yield base
+    for folder in (base, *(p for p in base.rglob("*") if p.is_dir() and not p.is_symlink())):
+        folder.chmod(0o700)
+    shutil.rmtree(base)
+
+
+@posix_only
+def test_a_cache_folder_is_trusted_only_if_no_one_else_can_write_to_it(shared_base):
+    folder = shared_base / "cache"
+    folder.mkdir()
+    folder.chmod(0o755)
+    assert kernels._untrusted(folder) is None
+    folder.chmod(0o777)
+    assert kernels._untrusted(folder) == "is writable by every user (mode 0o777)"
+    folder.chmod(0o775)
+    assert kernels._untrusted(folder) == "is writable by its group (mode 0o775)"
+    folder.chmod(0o755)
+    shared_base.chmod(0o777)          # anyone could move the folder away and put another
+    assert kernels._untrusted(folder) == (f"lies in {shared_base}, which is writable by "
+                                          f"every user (mode 0o777)")
+    shared_base.chmod(0o1777)         # sticky, as /tmp: no one can move another's folder
+    assert kernels._untrusted(folder) is None
+    shared_base.chmod(0o700)          # no one else can enter: what is inside is safe,
+    folder.chmod(0o777)               # however open (a umask of 002 in a private home)
+    assert kernels._untrusted(folder) is None
+    (folder / "inner").mkdir(mode=0o775)
+    assert kernels._untrusted(folder / "inner") is None
+    (shared_base / "link").symlink_to(folder)
+    assert kernels._untrusted(shared_base / "link") == "is a symbolic link"
+    (shared_base / "file").write_text("")
+    assert kernels._untrusted(shared_base / "file") == "is not a folder"
+    assert kernels._untrusted(shared_base / "absent").startswith("cannot be examined")
+
+
+@posix_only
+def test_a_cache_folder_of_another_user_is_not_trusted(shared_base, monkeypatch):
+    folder = shared_base / "cache"
+    folder.mkdir(mode=0o700)
+    me = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: me + 1)
+    assert kernels._untrusted(folder) == f"belongs to user {me}, not to you (user {me + 1})"
+    monkeypatch.setattr(os, "getuid", lambda: me)
+    # A folder above it that belongs to someone else (neither the user nor root).
+    real_stat = os.stat
+
+    def owned_by_another(path, *args, **kwargs):
+        result = real_stat(path, *args, **kwargs)
+        if Path(path) != shared_base:
+            return result
+        fields = list(result[:10])
+        fields[4] = me + 1                                      # st_uid
+        return os.stat_result(fields)
+    monkeypatch.setattr(os, "stat", owned_by_another)
+    assert kernels._untrusted(folder) == f"lies in {shared_base}, which belongs to user {me + 1}"
+
+
+@posix_only
+def test_the_last_fallback_is_a_folder_of_the_users_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = Path(kernels._private_folder())
+    assert folder == tmp_path / f"helpers-numba-cache-{os.getuid()}"
+    info = folder.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid == os.getuid()
+    assert kernels._private_folder() == str(folder)         # an existing one is taken
+
+
+def writable_only_under(monkeypatch, *roots):
+    """Numba's probe for a writable cache folder fails outside ``roots``."""
+    from numba.core import caching
+    probe = caching._CacheLocator.ensure_cache_path
+
+    def ensure_cache_path(self):
+        if not any(Path(self.get_cache_path()).is_relative_to(root) for root in roots):
+            raise OSError("read-only file system")
+        probe(self)
+    monkeypatch.setattr(caching._CacheLocator, "ensure_cache_path", ensure_cache_path)
+
+
+def plus_one(x):
+    return x + 1
+
+
+@posix_only
+def test_an_untrusted_numba_cache_dir_is_skipped_for_the_next_place(shared_base, monkeypatch):
+    numba = pytest.importorskip("numba")
+    shared, user = shared_base / "shared", shared_base / "user"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    user.mkdir(mode=0o755)
+    writable_only_under(monkeypatch, shared, user)      # not the package's __pycache__
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(shared))
+    monkeypatch.setattr(kernels, "_user_cache_folder", lambda: str(user))
+    compiled, folder, skipped = kernels._jit(numba, plus_one, "key")
+    assert Path(folder).parent == user                  # Numba's third place
+    assert compiled._cache._cache_path == folder
+    (shared_folder, why), = skipped
+    assert Path(shared_folder).parent == shared
+    assert why == f"lies in {shared}, which is writable by every user (mode 0o777)"
+    assert numba.config.CACHE_DIR == str(shared)        # left as the user set it
+    message, = kernels._cache_warnings({folder}, skipped)
+    assert f"cache in {shared_folder} is not used" in message
+    assert f"cached in {folder} instead" in message and "chmod go-w" in message
+
+
+@posix_only
+def test_with_no_other_place_the_private_folder_is_used(shared_base, monkeypatch):
+    numba = pytest.importorskip("numba")
+    monkeypatch.setattr(tempfile, "tempdir", str(shared_base))
+    writable_only_under(monkeypatch, shared_base)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    monkeypatch.setattr(kernels, "_user_cache_folder", lambda: None)
+    private = shared_base / f"helpers-numba-cache-{os.getuid()}"
+    compiled, folder, skipped = kernels._jit(numba, plus_one, "key")
+    assert Path(folder).parent == private and not skipped
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    assert kernels._cache_warnings({folder}, skipped) == []
+    # Someone made it open to all before this process came: not used, and said so.
+    private.chmod(0o777)
+    compiled, folder, skipped = kernels._jit(numba, plus_one, "key")
+    from numba.core.caching import NullCache
+    assert folder is None and isinstance(compiled._cache, NullCache)     # no cache at all
+    (skipped_folder, why), = skipped
+    assert Path(skipped_folder).parent == private
+    assert why == f"lies in {private}, which is writable by every user (mode 0o777)"
+    message, = kernels._cache_warnings({None}, skipped)
+    assert "compiled anew in every process" in message
+
+
+CACHE_REPORT = """
+    import json, warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from helpers import kernels
+        assert kernels.is_compiled(), kernels.status()
+    stats = kernels._compiled["run_single"].stats
+    print(json.dumps({"warnings": [str(w.message) for w in caught],
+                      "cache": stats.cache_path, "hits": sum(stats.cache_hits.values())}))
+"""
+
+
+@posix_only
+@compiled_only
+def test_a_cache_someone_else_could_have_written_is_never_loaded(shared_base):
+    cache = shared_base / "cache"
+    cache.mkdir(mode=0o700)
+
+    def report():
+        done = run_python(CACHE_REPORT, {"NUMBA_CACHE_DIR": str(cache)})
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+    first, second = report(), report()
+    assert Path(first["cache"]).parent == cache and not first["warnings"]
+    assert second["cache"] == first["cache"] and second["hits"] == 1     # loaded: trusted
+    cache.chmod(0o777)                  # the same files, now open to anyone to replace
+    opened = report()
+    assert not Path(opened["cache"]).is_relative_to(shared_base)
+    message, = opened["warnings"]
+    assert f"cache in {first['cache']} is not used: it lies in {cache}, which is writable " \
+           f"by every user (mode 0o777)" in message
+    cache.chmod(0o755)                  # others may enter it, and one level up,
+    shared_base.chmod(0o777)            # anyone could swap it for a folder of theirs
+    swapped = report()
+    assert not Path(swapped["cache"]).is_relative_to(shared_base)
+    assert f"lies in {shared_base}, which is writable by every user" in swapped["warnings"][0]
 
 
 BLOCK_NUMBA = """

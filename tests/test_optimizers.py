@@ -191,12 +191,15 @@ def test_schedule_validation():
         scheduled(scheduled(sgd(0.1), lambda t: 1.0), lambda t: 1.0)
 
 
-@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), True, "0.5", None])
-def test_a_schedule_is_checked_on_every_step_not_only_the_first(bad):
+@pytest.mark.parametrize("bad, error", [(0.0, ValueError), (-1.0, ValueError),
+                                        (float("nan"), ValueError), (True, TypeError),
+                                        ("0.5", TypeError), (None, TypeError)])
+def test_a_schedule_is_checked_on_every_step_not_only_the_first(bad, error):
     from helpers.optimizers import scheduled
-    # fine for 3 steps, then bad: the error names the step where it went wrong
+    # fine for 3 steps, then bad: the error names the step where it went wrong (a value out
+    # of range is a ValueError, something that is not a number a TypeError)
     decay = scheduled(sgd(0.1), lambda t: 1.0 if t <= 3 else bad)
-    with pytest.raises(ValueError, match=r"at t = 4$"):
+    with pytest.raises(error, match=r"at t = 4$"):
         run_steps(decay, [0.0], [[1.0]] * 5)
 
 
