@@ -9,10 +9,13 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 EXERCISE_SOURCES := $(sort $(wildcard exercises/source/*/*.ipynb))
 
-.PHONY: help install lab lint test test-unit test-numpy test-notebooks test-torch notebooks quality benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor course nbgrader corpus clean
+.PHONY: help install lab repository-address lint test test-oldest test-unit test-numpy test-notebooks test-torch notebooks quality benchmark benchmark-engine benchmark-explorer test-browser student-versions instructor test-instructor course nbgrader corpus clean
 
 help:
-	@echo "make lab             open JupyterLab on the series' index (127.0.0.1, with a token)"
+	@echo "make lab             JupyterLab on the repository, opening the series' index (127.0.0.1,"
+	@echo "                     with a token)"
+	@echo "make repository-address  write pyproject.toml's repository address into README,"
+	@echo "                     CITATION.cff and CHANGELOG.md (before publishing)"
 	@echo "make test            lint, unit tests + every notebook under strict nbval, then the"
 	@echo "                     unit tests again on the NumPy path (as without Numba)"
 	@echo "make lint            ruff over helpers, tests, scripts, notebooks and exercises"
@@ -20,7 +23,13 @@ help:
 	@echo "make test-numpy      unit tests with the compiled path off (HELPERS_NO_NUMBA=1)"
 	@echo "make test-notebooks  strict nbval over the notebooks only"
 	@echo "make test-browser    every notebook run in JupyterLab in headless Chromium"
+	@echo "make site            the static site in build/site/ from the committed notebooks (not"
+	@echo "                     re-executed); its own environment, .venv-site, and npm ci in site/"
+	@echo "make test-site       build the site, then open every page in headless Chromium: console,"
+	@echo "                     links, alt text, offline, axe-core WCAG 2.1 AA (build/site-report/)"
 	@echo "make test-torch      check every optimizer against torch.optim (installs PyTorch)"
+	@echo "make test-oldest     every notebook under strict nbval with the oldest versions"
+	@echo "                     pyproject.toml allows (.venv-oldest; CI runs it)"
 	@echo "make notebooks       re-execute the series and the exercise sources in place"
 	@echo "make quality         words and numbers of prose, figure widths, alt text, printed lines"
 	@echo "make benchmark       time each notebook and measure its kernel's peak memory"
@@ -36,43 +45,51 @@ help:
 	@echo "                     fails when nbgrader logs an error, even where nbgrader exits 0"
 	@echo "make clean           remove the virtual environments and build outputs"
 
-# The environment is rebuilt whenever pyproject.toml changes.
-$(STAMP): pyproject.toml
+# The environment is rebuilt whenever pyproject.toml or the pinned versions change. The
+# runtime packages go in first at the exact versions Binder installs
+# (requirements-pinned.txt); the test tools then resolve around them.
+$(STAMP): pyproject.toml requirements-pinned.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "Python 3.11 or newer is needed; found: $$($(PYTHON) --version 2>&1)."; \
 	  echo "Run e.g. 'make test PYTHON=python3.12', or use 'conda env create -f environment.yml'."; \
 	  exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-pinned.txt
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python scripts/lab.py --settings-only
 	@touch $@
 
 install: $(STAMP)
 
-# Bound to 127.0.0.1 only; Jupyter generates a token and prints the URL that carries it.
-# --allow-root only where it is needed (containers, some lab machines run as root).
+# The repository's root, opening notebooks/00-index.ipynb; 127.0.0.1 only, with the token
+# Jupyter generates (the URL it prints carries it); no news pop-up (scripts/lab.py).
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) \
-	  notebooks/00-index.ipynb
+	$(BIN)/python scripts/lab.py
+
+# Write pyproject.toml's [project.urls] Repository into README, CITATION.cff, CHANGELOG.
+repository-address:
+	$(PYTHON) scripts/repository_address.py
 
 # Two processes; --dist loadfile keeps each notebook (and each test file) in one of them,
 # which nbval needs. About a third faster than one process on a 2-core machine.
 PARALLEL := -n 2 --dist loadfile
 
 test: lint $(STAMP)
-	$(BIN)/python -m pytest tests $(NOTEBOOKS) $(NBVAL) $(PARALLEL)
+	$(BIN)/python -m pytest tests --ignore=tests/test_site.py $(NOTEBOOKS) $(NBVAL) $(PARALLEL)
 	$(MAKE) --no-print-directory test-numpy
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
+	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_site.py
 
 # The same unit tests with Numba switched off: everything must work, and give the same
 # numbers, on the NumPy path (tests that need the compiled path skip themselves).
 test-numpy: $(STAMP)
-	HELPERS_NO_NUMBA=1 $(BIN)/python -m pytest tests --ignore=tests/test_browser.py -q \
+	HELPERS_NO_NUMBA=1 $(BIN)/python -m pytest tests --ignore=tests/test_browser.py \
+	  --ignore=tests/test_site.py -q \
 	  -W "ignore::helpers.kernels.CompiledPathWarning" $(PARALLEL)
 
 test-notebooks: $(STAMP)
@@ -81,6 +98,21 @@ test-notebooks: $(STAMP)
 # Part of `make test` too; skipped there, with a message, where Chromium is missing.
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest tests/test_browser.py
+
+# The oldest versions pyproject.toml allows (requirements-oldest.txt), in their own
+# environment: every notebook under strict nbval, as `make test` runs them with the newest.
+OLDEST := .venv-oldest
+$(OLDEST)/.installed: pyproject.toml requirements-oldest.txt
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet -r requirements-oldest.txt
+	$(OLDEST)/bin/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+test-oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -c 'import numpy, matplotlib, numba; print("oldest set: numpy", \
+	  numpy.__version__, "matplotlib", matplotlib.__version__, "numba", numba.__version__)'
+	$(OLDEST)/bin/python -m pytest $(NOTEBOOKS) $(NBVAL) $(PARALLEL) -p no:cacheprovider
 
 # PyTorch only for this cross-check: too large for the everyday environment.
 test-torch: $(STAMP)
@@ -132,5 +164,32 @@ nbgrader: $(INSTRUCTOR)/.installed
 	@test -n "$(ARGS)" || { echo 'usage: make nbgrader DIR=course ARGS="autograde ex1-adam-update"'; exit 2; }
 	$(INSTRUCTOR)/bin/python scripts/nbgrader_run.py $(DIR) $(ARGS)
 
+# The static site (site/conf.py, scripts/build_site.py): Sphinx + MyST-NB in an environment
+# of its own, with pyproject.toml's `site` extra alone (the build executes nothing, so it
+# needs neither the helpers nor the students' packages). MathJax and axe-core come from
+# site/package-lock.json through `npm ci`, into site/node_modules (ignored).
+.PHONY: site test-site
+SITE_VENV := .venv-site
+$(SITE_VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "Python 3.11 or newer is needed; found: $$($(PYTHON) --version 2>&1)."; exit 1; }
+	$(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SITE_VENV)/bin/python scripts/build_site.py --requirements > $(SITE_VENV)/requirements.txt
+	$(SITE_VENV)/bin/python -m pip install --quiet -r $(SITE_VENV)/requirements.txt
+	@touch $@
+
+site/node_modules/.installed: site/package.json site/package-lock.json
+	cd site && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+site: $(SITE_VENV)/.installed site/node_modules/.installed
+	$(SITE_VENV)/bin/python scripts/build_site.py
+
+# The test builds the site itself (only what changed since `make site`), then reads it
+# in Chromium; pytest and Playwright are those of .venv.
+test-site: $(STAMP) $(SITE_VENV)/.installed site/node_modules/.installed
+	$(BIN)/python -m pytest tests/test_site.py
+
 clean:
-	rm -rf $(VENV) $(INSTRUCTOR) build .pytest_cache
+	rm -rf $(VENV) $(INSTRUCTOR) $(OLDEST) $(SITE_VENV) site/node_modules build .pytest_cache

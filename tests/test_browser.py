@@ -6,9 +6,12 @@ console must stay free of errors. In the explorer (10) a slider is moved with th
 keyboard and the image and the readout must change. Screenshots go to
 ``build/browser/`` (an artifact for CI).
 
-JupyterLab runs on 127.0.0.1 only, on a free port, with a random token and a temporary
-home, config and copy of the notebooks (so the browser's autosave never touches the
-committed ones). It is shut down, kernels included, even when the test fails.
+JupyterLab is started as `make lab` starts it (scripts/lab.py: the repository's root,
+opening the index, no news pop-up), on 127.0.0.1, a free port, a random token, a
+temporary home and a copy of what `make lab` serves, laid out as in the repository (so
+the browser's autosave never touches the committed files). The index's links, and those
+of its copy without outputs, are followed there. JupyterLab is shut down, kernels
+included, even when the test fails.
 
 Needs Chromium (Debian's ``chromium`` at /usr/bin/chromium, or BROWSER_TEST_CHROMIUM)
 and Playwright for Python (in the test extra). On a machine without them the test is
@@ -21,6 +24,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +36,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import lab  # noqa: E402  (scripts/lab.py: how `make lab` starts JupyterLab)
+
+# Besides the notebooks, student copies and exercises: the files the index and README
+# point readers to, so that links to them resolve in the copy as in the repository.
+SERVED_FILES = ("README.md", "INSTRUCTORS.md", "CONTRIBUTING.md", "LICENSE",
+                "data/README.md")
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 ARTIFACTS = ROOT / "build" / "browser"
 CHROMIUM = os.environ.get("BROWSER_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -66,6 +77,26 @@ def _missing() -> str | None:
     return None
 
 
+def _served_copy(root: Path) -> Path:
+    """A copy of what `make lab` serves, laid out as in the repository (the browser's
+    autosave then never touches the committed files). The series' notebooks lose their
+    outputs and execution counts: what the page shows is then what the browser's own run
+    produced, and "every cell has a count" means "all ran"."""
+    for relative in SERVED_FILES:
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / relative, target)
+    shutil.copytree(ROOT / "notebooks" / "student", root / "notebooks" / "student")
+    shutil.copytree(ROOT / "exercises" / "release", root / "exercises" / "release")
+    for notebook in NOTEBOOKS:
+        content = json.loads(notebook.read_text(encoding="utf-8"))
+        for cell in content["cells"]:
+            if cell["cell_type"] == "code":
+                cell["outputs"], cell["execution_count"] = [], None
+        (root / "notebooks" / notebook.name).write_text(json.dumps(content), encoding="utf-8")
+    return root
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,30 +116,19 @@ def jupyterlab(tmp_path_factory):
             pytest.fail(f"the browser test must run in CI, but {missing}; {HOW_TO_ENABLE}")
         pytest.skip(f"browser test skipped: {missing}; {HOW_TO_ENABLE}")
     home = tmp_path_factory.mktemp("jupyter-home")
-    root = tmp_path_factory.mktemp("notebooks")
-    for notebook in NOTEBOOKS:
-        # Without outputs or execution counts: what the page shows is then what the
-        # browser's own run produced, and "every cell has a count" means "all ran".
-        content = json.loads(notebook.read_text(encoding="utf-8"))
-        for cell in content["cells"]:
-            if cell["cell_type"] == "code":
-                cell["outputs"], cell["execution_count"] = [], None
-        (root / notebook.name).write_text(json.dumps(content), encoding="utf-8")
-    # No news fetching (the network is closed here, and a pop-up would cover the page).
-    settings = home / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    root = _served_copy(tmp_path_factory.mktemp("series"))
+    # The same defaults `make lab` writes into the environment (no news pop-up).
+    lab.write_settings()
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_DATA_DIR=str(home / "data"),
                JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), JUPYTER_PLATFORM_DIRS="1")
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", "--port-retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-               "--ServerApp.open_browser=False"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
+    # `make lab`'s own command line (scripts/lab.py), on a free port with a known token.
+    command = lab.lab_command(root, "--no-browser", f"--port={port}", "--port-retries=0",
+                              f"--IdentityProvider.token={token}",
+                              "--LabApp.expose_app_in_browser=True",
+                              "--ServerApp.open_browser=False")
     log = open(home / "jupyterlab.log", "w")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
@@ -210,7 +230,7 @@ def _problems(page) -> list[str]:
 def test_notebook_runs_in_jupyterlab_without_errors(jupyterlab, page, notebook):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
-        _open_and_run_all(page, jupyterlab, notebook.name)
+        _open_and_run_all(page, jupyterlab, f"notebooks/{notebook.name}")
         figures = page.locator(".jp-OutputArea-output img").count()
         assert _problems(page) == []
         source = notebook.read_text(encoding="utf-8")
@@ -223,7 +243,7 @@ def test_notebook_runs_in_jupyterlab_without_errors(jupyterlab, page, notebook):
 def test_explorer_slider_changes_the_image_and_the_readout(jupyterlab, page):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
-        _open_and_run_all(page, jupyterlab, "10-explorer.ipynb")
+        _open_and_run_all(page, jupyterlab, "notebooks/10-explorer.ipynb")
         widget = page.locator(".jp-OutputArea-output .widget-vbox").first
         widget.wait_for(timeout=30_000)
         image = widget.locator(".widget-image").first
@@ -251,3 +271,56 @@ def test_explorer_slider_changes_the_image_and_the_readout(jupyterlab, page):
         if page.locator(".widget-image").count():
             page.locator(".widget-image").first.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "10-explorer-slider.png"), full_page=False)
+
+
+# The index's links as JupyterLab renders them: it resolves a relative link against the
+# notebook's folder into `<server>/files/<path from the served root>?…`, and opens that
+# path in the application when the link is clicked.
+LINK_PATHS = r"""(base) => [...document.querySelectorAll('.jp-RenderedMarkdown a[href]')]
+    .map(a => a.href).filter(h => h.startsWith(base + '/files/'))
+    .map(h => decodeURIComponent(h.slice(base.length + '/files/'.length).split(/[?#]/)[0]))"""
+
+
+@pytest.mark.parametrize("index", ["notebooks/00-index.ipynb",
+                                   "notebooks/student/00-index.ipynb"])
+def test_the_index_opens_first_and_every_link_resolves(jupyterlab, page, index):
+    """`make lab`'s first page is the index; each of its links opens a file that exists
+    where `make lab` serves the series (the exercises' `../exercises/…` included), and no
+    news pop-up covers the page."""
+    base, token = jupyterlab["base"], jupyterlab["token"]
+    try:
+        if index == "notebooks/00-index.ipynb":
+            page.goto(f"{base}/?reset&token={token}")         # the server's default page
+        else:
+            page.goto(f"{base}/lab/tree/{index}?reset&token={token}")
+        page.wait_for_function("(name) => { const w = window.jupyterapp && "
+                               "window.jupyterapp.shell.currentWidget; return !!w && "
+                               "!!w.context && w.context.path === name && "
+                               "!!w.node.querySelector('.jp-RenderedMarkdown a'); }",
+                               arg=index, timeout=60_000)
+        targets = sorted(set(page.evaluate(LINK_PATHS, base)))
+        assert len(targets) >= 14, f"too few links found in {index}: {targets}"
+        missing = []
+        for target in targets:
+            try:
+                status, _ = _get(f"{base}/api/contents/{target}?content=0&token={token}")
+            except OSError as error:
+                status = getattr(error, "code", error)
+            if status != 200:
+                missing.append(f"{target}: {status}")
+        assert missing == [], f"links in {index} that do not resolve: {missing}"
+        exercises = [t for t in targets if t.startswith("exercises/release/")]
+        if index == "notebooks/00-index.ipynb":
+            assert len(exercises) == 4, f"the index should link the four exercises: {targets}"
+        # Clicking a link opens the file inside JupyterLab (not a 404 page).
+        if exercises:
+            page.locator(".jp-RenderedMarkdown a[href*='ex1-adam-update']").first.click()
+            page.wait_for_function("(name) => { const w = window.jupyterapp.shell"
+                                   ".currentWidget; return !!w && !!w.context && "
+                                   "w.context.path === name; }", arg=exercises[0],
+                                   timeout=60_000)
+        assert page.get_by_text("receive official Jupyter news").count() == 0
+        assert _problems(page) == []
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"index-links-{index.count('/')}.png"))
