@@ -51,7 +51,8 @@ def two_values(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
 
 
 def t_off_by_one(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
-    return adam_step(w, g, m, v, t + 1, lr, beta1, beta2, eps)[0], *adam_step(w, g, m, v, t)[1:]
+    return (adam_step(w, g, m, v, t + 1, lr, beta1, beta2, eps)[0],
+            *adam_step(w, g, m, v, t, lr, beta1, beta2, eps)[1:])
 
 
 def m_not_averaged(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -318,19 +319,24 @@ def test_adagrad_check():
 
 
 def test_hard_world_check():
-    assert "hard world" in grading.check_hard_world([0.95, 0.6, 0.2, 0.05, 0.005, 0.0001])
+    assert "hard world" in grading.check_hard_world([0.99] * 11 + [0.0008])
     with pytest.raises(CheckFailed, match="tuned SGD copes"):
         grading.check_hard_world([0.95, 0.6, 0.2, 0.05, 0.005, 0.001])
-    with pytest.raises(CheckFailed, match="does not do much better"):
-        grading.check_hard_world([0.95, 0.00003])
     with pytest.raises(CheckFailed, match="valid list of frequencies"):
         grading.check_hard_world([0.5, 0.0])
-    # Partial credit: a token too rare for anyone passes C1 and fails C2.
-    too_rare = [0.95, 0.00003]
-    assert grading.passes(grading.check_hard_world_sgd_fails, too_rare)
-    assert not grading.passes(grading.check_hard_world_adam_learns, too_rare)
     with pytest.raises(CheckFailed, match="at most 12"):
         grading.check_hard_world([0.5] * 13)
+
+
+@pytest.mark.parametrize("world", [[0.95, 0.6, 0.2, 0.05, 0.005, 0.0001],   # notebook 07's
+                                   [0.95, 0.00003], [0.99] * 11 + [4.9e-4]])
+def test_a_token_rarer_than_the_rule_is_refused_by_both_checks(world):
+    """Part C asks for every frequency in [0.0005, 1]: a token seen in a handful of
+    batches would let SGD fail without its learning rate having anything to do with it
+    (notebook 07's skewed world would pass unchanged)."""
+    for check in (grading.check_hard_world_sgd_fails, grading.check_hard_world_adam_learns):
+        with pytest.raises(CheckFailed, match=r"between 0\.0005 and 1"):
+            check(world)
 
 
 def test_passes_is_a_plain_boolean():
@@ -1102,42 +1108,25 @@ def test_both_forms_of_the_repeated_index_slip_get_the_add_at_hint(form):
 
 
 def test_c2_says_when_tuned_sgd_already_copes():
-    with pytest.raises(CheckFailed, match=r"tuned SGD already learns every token here \(see C1\)") \
-            as failure:
+    with pytest.raises(CheckFailed, match=r"tuned SGD already learns every token here \(see C1\)"):
         grading.check_hard_world_adam_learns([0.95, 0.6, 0.2, 0.05, 0.005, 0.001])
-    assert "so rare" not in str(failure.value)
-    with pytest.raises(CheckFailed, match="almost never appears"):
-        grading.check_hard_world_adam_learns([0.95, 0.00003])
 
 
-def test_a_world_that_passes_by_luck_gets_a_note_and_fails_hidden():
-    """[0.99] * 11 + [1e-5]: the rare token is in about 1 of the 3,000 batches. Adam
-    passes C2 on the check's seeds by luck and fails the hidden test; the visible check
-    says the margin is thin. The source's world gets no note."""
-    import runpy
-    from pathlib import Path
-    lucky = [0.99] * 11 + [1e-5]
-    said = grading.check_hard_world_adam_learns(lucky)
-    assert "margin is thin" in said and "the hidden test uses other seeds" in said
-    assert "about 1.0 of the 3,000 batches" in said
-    hidden = runpy.run_path(str(Path(__file__).resolve().parents[1] / "exercises" / "grader"
-                                / "hidden_checks.py"))
-    with pytest.raises(AssertionError, match="almost never appears"):
-        hidden["hard_world_adam_learns"](lambda: lucky)
-    solution = [0.99] * 11 + [0.0008]
-    for check in (grading.check_hard_world_sgd_fails, grading.check_hard_world_adam_learns):
-        assert "Note" not in check(solution)
-
-
-@pytest.mark.parametrize("world, check, reason", [
-    ([0.95, 1e-4], grading.check_hard_world_sgd_fails, "close to the 0.5 this check needs"),
-    ([0.9] * 11 + [2e-4], grading.check_hard_world_adam_learns, "19.1 of the 3,000 batches"),
-    ([0.95, 0.6, 0.2, 0.05, 0.005, 0.0001], grading.check_hard_world_adam_learns,
-     "of tuned SGD's, close to the 0.5"),
+@pytest.mark.parametrize("check, thresholds, reason", [
+    (grading.check_hard_world_sgd_fails, {}, "close to the 0.5 this check needs"),
+    # (with the rule's frequencies Adam rarely comes near half of tuned SGD: the note's
+    # threshold is lowered here to see it said)
+    (grading.check_hard_world_adam_learns, {"_THIN_RATIO": 0.2}, "of tuned SGD's, close"),
 ])
-def test_thin_margins_are_noted(world, check, reason):
-    said = check(world)
+def test_thin_margins_are_noted(monkeypatch, check, thresholds, reason):
+    """[0.95] * 5 + [0.0005] on the check's seeds: tuned SGD's worst 0.53 (C1 needs
+    above 0.5), Adam's worst 0.25 of it."""
+    for name, value in thresholds.items():
+        monkeypatch.setattr(grading, name, value)
+    said = check([0.95] * 5 + [0.0005])
     assert "\nNote: this passes here, but the margin is thin" in said and reason in said, said
+    solution = [0.99] * 11 + [0.0008]
+    assert "Note" not in check(solution)
 
 
 def test_the_thin_margin_thresholds_match_the_measurement():
@@ -1148,8 +1137,9 @@ def test_the_thin_margin_thresholds_match_the_measurement():
     from pathlib import Path
     hidden = runpy.run_path(str(Path(__file__).resolve().parents[1] / "exercises" / "grader"
                                 / "hidden_checks.py"))
-    assert (grading._THIN_BATCHES, grading._THIN_RATIO, grading._THIN_SGD) == (30, 0.35, 0.6)
-    for world in ([0.99] * 11 + [0.0008], [0.9] * 11 + [4.4e-4], [0.99] * 11 + [4e-4]):
+    assert (grading.HARD_WORLD_MIN_FREQUENCY, grading._THIN_RATIO,
+            grading._THIN_SGD) == (0.0005, 0.35, 0.6)
+    for world in ([0.99] * 11 + [0.0008], [0.99] * 10 + [0.0007], [0.99] * 9 + [0.0005]):
         notes = [grading.check_hard_world_sgd_fails(world),
                  grading.check_hard_world_adam_learns(world)]
         assert not any("Note" in said for said in notes), (world, notes)
@@ -1244,3 +1234,59 @@ def test_a_state_of_the_students_own_class_is_handed_back_untouched():
     assert grading.check_adagrad(init, step)
     with pytest.raises(CheckFailed, match="adagrad_step returned Lazy, not plain numbers"):
         grading.check_adagrad_values(init, lambda *a: (Lazy(step(*a)[0]), step(*a)[1]))
+
+
+# --- what the student trials found: fixed numbers, returned m_hat, a one-hot slip ---------
+
+def adam_fixed_hyperparameters(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_step(w, g, m, v, t)                 # ignores the numbers it is given
+
+
+def adam_returns_hats(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m_hat, v_hat
+
+
+def test_part_a_checks_also_pass_other_hyperparameters():
+    for check in (grading.check_adam_moments, grading.check_adam_update):
+        assert "with other hyperparameters" in check(adam_step)
+        with pytest.raises(CheckFailed, match="use the arguments your function is given"):
+            check(adam_fixed_hyperparameters)
+    # An explicit set is checked alone, as before.
+    assert "other" not in grading.check_adam_update(adam_fixed_hyperparameters, {"lr": 0.05})
+
+
+def test_returning_the_bias_corrected_moments_is_named():
+    with pytest.raises(CheckFailed, match="bias-corrected m_hat and v_hat"):
+        grading.check_adam_moments(adam_returns_hats)
+    with pytest.raises(CheckFailed, match="returns the bias-corrected m_hat and v_hat in place"):
+        grading.check_adam_update(adam_returns_hats)
+
+
+def test_a_typical_rate_that_ignores_lr_is_named():
+    with pytest.raises(CheckFailed, match="use the lr it is given"):
+        grading.check_typical_effective_lr(lambda q, g, lr=0.05: 0.05 / (np.sqrt(q) * abs(g)))
+
+
+def test_fixed_answers_to_parts_d_and_e_fail_the_visible_checks():
+    with pytest.raises(CheckFailed, match="same number as for the reference world"):
+        grading.check_stability_limit(lambda h: 1.4133)
+    with pytest.raises(CheckFailed, match=r"not a rate of the grid \[1.0, 1.45, 1.7\]"):
+        grading.check_first_diverging_lr(lambda grid: 1.5)
+
+
+def test_a_repeated_pair_subtracted_once_gets_its_own_hint():
+    def pair_once(table, batch):
+        previous, following = batch[:, 0], batch[:, 1]
+        z = table[previous]
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        grad = np.zeros_like(table)
+        np.add.at(grad, previous, p / len(batch))
+        grad[previous, following] -= 1 / len(batch)   # buffered: once per distinct pair
+        return grad
+    with pytest.raises(CheckFailed, match=r"Only the entry of the repeated pair") as failure:
+        grading.check_bigram_gradient_repeats(pair_once)
+    assert "start one pair are right" not in str(failure.value)
