@@ -4,20 +4,25 @@ Three layers, each usable on its own:
 
 * :class:`ExplorerSettings`: the controls' values, validated (a bad value is a
   ``TypeError``, ``ValueError`` or ``KeyError`` that says what is allowed).
-* :class:`ExplorerModel`: runs every chosen optimizer on the *same* batches of one seed
+* :class:`ExplorerModel`: runs each chosen optimizer on the *same* batches of one seed
   of the series' stream (stream 1 of :mod:`helpers.streams`: at the reference settings
   these are exactly the runs of notebooks 02-05), through
-  :func:`helpers.kernels.run_optimizers` (compiled when Numba is available), and keeps
-  the seed's random draws between calls, so that moving a learning rate costs
-  milliseconds.
+  :func:`helpers.kernels.run_optimizers` (compiled when Numba is available). It keeps
+  the seed's random draws, and each optimizer's run by that optimizer's own settings,
+  so that a change computes only the runs it changes: adding an optimizer runs that
+  one, moving β2 reruns only the optimizers that have a β2.
 * :class:`Explorer`: the widgets. Figures are drawn with matplotlib's Agg canvas (no
   pyplot, no ``Output`` widget, no ``interact``) and sent as PNG bytes to a
   ``widgets.Image``, which works the same in JupyterLab, under nbval and in plain pytest.
 
-The figure (:class:`ExplorerFigure`) is three panel builders (trajectories, final error,
-Adam's effective learning rate) over a shared :class:`BackgroundCache`: drawing text is
-most of matplotlib's cost and rarely changes, so a rendered background of everything
-static is kept per axes state and only the data is redrawn on top of it.
+The figure (:class:`ExplorerFigure`) is made once, with three panel builders
+(trajectories, final error, Adam's effective learning rate). Drawing text is most of
+matplotlib's cost and rarely changes, so the static parts are kept rendered, per region
+of the figure and per state of that region (:class:`BackgroundCache`), and only the
+data is drawn on top of them. A new set of optimizers moves panels made up front and
+draws only what looks different: the top row for a number of panels (at a weight range)
+not seen before, the set's legend on the error panel (``make benchmark-explorer``
+measures every kind of change against the series' goal of 100 ms).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ REACH_LEVEL = 0.5                # the readout's milestone: a weight halfway to 
 MAX_POINTS = 300                 # points drawn per line; every step is still computed
 MAX_STEPS = 20_000
 BATCH_SIZES = (8, 16, 32, 64, 128)
+RUN_CACHE_BYTES = 64 * 2 ** 20   # the weights of the runs kept: 466 runs of 3,000 steps
 
 
 # --- settings -----------------------------------------------------------------------
@@ -112,7 +118,8 @@ class ExplorerSettings:
 class ExplorerRun:
     """One optimizer's run: ``weights`` (n_steps, n_tokens) after every step (NaN from
     the step it diverged on), ``grad_nonzero_steps`` per weight, ``diverged_at`` (0 if it
-    did not) and the optimizer's ``state`` after the last step."""
+    did not) and the optimizer's ``state`` after the last step. From
+    :meth:`ExplorerModel.run` its arrays are read-only: the model keeps and shares them."""
 
     optimizer: Optimizer
     world: World
@@ -151,16 +158,29 @@ class ExplorerRun:
 
 
 class ExplorerModel:
-    """Runs the chosen optimizers on one seed's batches of the series' stream; keeps
-    that seed's draws (:class:`helpers.streams.SeriesDraws`) so that only a new seed or
-    batch size draws anything."""
+    """Runs the chosen optimizers on one seed's batches of the series' stream.
 
-    def __init__(self):
+    Each optimizer's run is computed on its own and kept, keyed by what it depends on:
+    its own hyperparameters, the world (batch size, thalweg's p), the seed and the number
+    of steps. A change therefore computes only the runs it changes (adding an optimizer
+    runs that one; β2 reruns only the optimizers that have a β2; removing one runs
+    nothing), settings seen before compute nothing, and a run's numbers never depend on
+    which other optimizers were chosen with it or in what order the controls moved. The
+    seed's draws (:class:`helpers.streams.SeriesDraws`) are kept too, so only a new seed
+    or batch size draws anything. Kept runs are read-only; the oldest are dropped beyond
+    ``cache_bytes`` of weights."""
+
+    def __init__(self, cache_bytes: int = RUN_CACHE_BYTES):
+        self.cache_bytes = check_int("cache_bytes", cache_bytes, minimum=0)
         self._draws: SeriesDraws | None = None
+        self._runs: OrderedDict[tuple, ExplorerRun] = OrderedDict()
+        self._kept_bytes = 0
+        self.runs_computed = 0          # runs computed, not found kept (tests read it)
 
     def draws(self, settings: ExplorerSettings) -> tuple[np.ndarray, np.ndarray]:
         """Uniforms (n_steps, batch_size, n_tokens) and standard normals (n_steps,
         batch_size) of the seed, extended when more steps are asked for."""
+        settings = _check_settings(settings)
         key = (settings.seed, settings.batch_size)
         if self._draws is None or (self._draws.seed, self._draws.batch_size) != key:
             self._draws = SeriesDraws(settings.seed, len(TOKENS), settings.batch_size)
@@ -168,19 +188,60 @@ class ExplorerModel:
 
     def batches(self, settings: ExplorerSettings):
         """The same batches one at a time, ``(X, y)``, for a plain loop to check against."""
-        world = settings.world()
+        world = _check_settings(settings).world()
         uniforms, normals = self.draws(settings)
         for u, z in zip(uniforms, normals):
             X = (u < world.frequencies).astype(float)
             yield X, X @ world.true_weights + world.noise_std * z
 
     def run(self, settings: ExplorerSettings) -> dict[str, ExplorerRun]:
-        world = settings.world()
-        optimizers = [settings.optimizer(name) for name in settings.optimizers]
-        runs = run_optimizers(optimizers, world, *self.draws(settings))
-        return {opt.name: ExplorerRun(opt, world, run.weights, run.grad_nonzero_steps,
-                                      run.diverged_at, run.state)
-                for opt, run in zip(optimizers, runs)}
+        """Each chosen optimizer's run under ``settings``, in the order chosen."""
+        settings = _check_settings(settings)
+        world, runs = None, {}
+        for name in settings.optimizers:
+            optimizer = settings.optimizer(name)
+            key = (name, tuple(optimizer.hyperparams.items()), settings.batch_size,
+                   settings.rare_frequency, settings.seed, settings.n_steps)
+            run = self._runs.get(key)
+            if run is None:
+                if world is None:
+                    world = settings.world()
+                # One optimizer per call: on the NumPy path, runs stepped together share a
+                # matrix product whose rounding depends on how many there are.
+                single, = run_optimizers([optimizer], world, *self.draws(settings))
+                run = ExplorerRun(optimizer, world, _read_only(single.weights),
+                                  _read_only(single.grad_nonzero_steps), single.diverged_at,
+                                  type(single.state)(*map(_read_only, single.state)))
+                self.runs_computed += 1
+                self._keep(key, run)
+            self._runs.move_to_end(key)
+            runs[name] = run
+        self._forget_oldest()
+        return runs
+
+    def _keep(self, key, run: ExplorerRun) -> None:
+        self._runs[key] = run
+        self._kept_bytes += run.weights.nbytes
+
+    def _forget_oldest(self) -> None:
+        """Drops the least recently used runs beyond the budget (never the newest one)."""
+        while self._kept_bytes > self.cache_bytes and len(self._runs) > 1:
+            _, run = self._runs.popitem(last=False)
+            self._kept_bytes -= run.weights.nbytes
+
+
+def _check_settings(settings) -> ExplorerSettings:
+    if not isinstance(settings, ExplorerSettings):
+        raise TypeError(f"settings must be ExplorerSettings (e.g. ExplorerSettings(lr=0.1)), "
+                        f"got {type(settings).__name__}")
+    return settings
+
+
+def _read_only(value):
+    """A run's array, frozen: kept runs are shared by every call that asks for them."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    return value
 
 
 def readout(runs: dict[str, ExplorerRun], token: int = -1, level: float = REACH_LEVEL) -> str:
@@ -238,123 +299,202 @@ def _place_labels(fig, ax, below_px: float, left_px: float) -> None:
 
 
 class BackgroundCache:
-    """Rendered backgrounds (everything but the animated artists) by axes state, most
-    recently used last; ``full_draws`` counts the frames that had to draw everything."""
+    """Rendered backgrounds of one region of the figure by that region's state (its axes
+    ranges, its number of panels, ...), most recently used last."""
 
     def __init__(self, size: int = 16):
-        self.size = size                 # about 1.5 MB each: keep the recent ones
+        self.size = size                 # well under 1 MB each: keep the recent ones
         self._backgrounds: OrderedDict = OrderedDict()
-        self.full_draws = 0
 
-    def restore_or_draw(self, canvas, fig, key) -> None:
+    def get(self, key):
         background = self._backgrounds.get(key)
-        if background is None:
-            canvas.draw()
-            self._backgrounds[key] = canvas.copy_from_bbox(fig.bbox)
-            self.full_draws += 1
-            while len(self._backgrounds) > self.size:
-                self._backgrounds.popitem(last=False)
-        else:
+        if background is not None:
             self._backgrounds.move_to_end(key)
-            canvas.restore_region(background)
+        return background
+
+    def put(self, key, background) -> None:
+        self._backgrounds[key] = background
+        while len(self._backgrounds) > self.size:
+            self._backgrounds.popitem(last=False)
+
+
+class TrajectoryPanel:
+    """One column of the top row: each token's weight over a run, the true weight dashed.
+    The x axis runs over the fraction of the run done, with its tick labels written as
+    texts, so a new number of steps changes six labels, not the axes. A panel is not
+    tied to an optimizer: whichever optimizer is chosen in its column is drawn in it."""
+
+    def __init__(self, fig, subplot_spec, first: TrajectoryPanel | None):
+        self.ax = ax = fig.add_subplot(subplot_spec,
+                                       sharey=None if first is None else first.ax)
+        ax.axhline(1.0, color="#4d4d4d", linestyle=(0, (4, 3)), linewidth=0.9)
+        self.lines = [ax.plot([], [], linewidth=1.5, label=token, animated=True,
+                              **_line_style(i))[0] for i, token in enumerate(TOKENS)]
+        self.message = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
+                               va="center", color=WARNING_RED, fontsize=10, animated=True,
+                               bbox={"facecolor": "#fafaf8", "edgecolor": WARNING_RED})
+        # A fixed title position: otherwise every draw measures the tick labels.
+        self.title = ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center",
+                             va="bottom", fontsize=10.5, fontweight="bold", animated=True)
+        ax.set_xlabel("step")
+        ax.set_xlim(0, 1)
+        self._all_step_labels = [
+            ax.text(f, -0.04, "", transform=ax.get_xaxis_transform(), ha="center", va="top",
+                    fontsize=9.5, animated=True) for f in X_TICK_FRACTIONS]
+        self.step_labels: list = []
+        self._fractions: tuple[float, ...] = ()
+        if first is None:
+            ax.set_ylabel("weight w (true value 1)")
+        else:
+            ax.tick_params(labelleft=False)
+
+    def place(self, fig, subplot_spec, n_panels: int) -> None:
+        """Moves the panel to its column of a row of ``n_panels``; with more than three,
+        every other step is labelled."""
+        ax = self.ax
+        ax.set_subplotspec(subplot_spec)
+        ax.set_position(subplot_spec.get_position(fig))
+        fractions = X_TICK_FRACTIONS if n_panels <= 3 else X_TICK_FRACTIONS[::2]
+        if fractions != self._fractions:
+            ax.set_xticks(fractions, [""] * len(fractions))
+            self.step_labels = [label for label, f in zip(self._all_step_labels,
+                                                          X_TICK_FRACTIONS) if f in fractions]
+            for label in self._all_step_labels:
+                label.set_visible(label in self.step_labels)
+            self._fractions = fractions
+        _place_labels(fig, ax, 30, 40)
+        ax.set_visible(True)
+
+    @property
+    def dynamic(self) -> list:
+        return self.lines + [self.message, self.title] + self.step_labels
 
 
 class TrajectoryPanels:
-    """One panel per optimizer: each token's weight over the run, the true weight dashed.
-    The x axis runs over the fraction of the run done, with its tick labels drawn as
-    data, so a new number of steps changes six labels, not the axes."""
+    """The top row: one :class:`TrajectoryPanel` per chosen optimizer, sharing the y axis,
+    and the tokens' legend above it. A panel for every optimizer the explorer offers is
+    made once, up front; choosing a set of optimizers moves the first ones to their
+    columns and hides the rest, so that no change of the set makes axes."""
 
-    def __init__(self, fig, subplot_spec, names: tuple[str, ...]):
-        k = len(names)
-        grid = subplot_spec.subgridspec(1, k, wspace=0.08 if k <= 3 else 0.2)
-        self.names = names
-        self.axes, self.lines, self.messages, self.titles, self.step_labels = {}, {}, {}, {}, {}
-        self.dynamic = []
-        for column, name in enumerate(names):
-            ax = fig.add_subplot(grid[0, column],
-                                 sharey=self.axes[names[0]] if column else None)
-            ax.axhline(1.0, color="#4d4d4d", linestyle=(0, (4, 3)), linewidth=0.9)
-            self.lines[name] = [ax.plot([], [], linewidth=1.5, label=token, animated=True,
-                                        **_line_style(i))[0] for i, token in enumerate(TOKENS)]
-            self.messages[name] = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
-                                          va="center", color=WARNING_RED, fontsize=10,
-                                          animated=True, bbox={"facecolor": "#fafaf8",
-                                                               "edgecolor": WARNING_RED})
-            # A fixed title position: otherwise every draw measures the tick labels.
-            self.titles[name] = ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center",
-                                        va="bottom", fontsize=10.5, fontweight="bold",
-                                        animated=True)
-            ax.set_xlabel("step")
-            ax.set_xlim(0, 1)
-            fractions = X_TICK_FRACTIONS if k <= 3 else X_TICK_FRACTIONS[::2]
-            ax.set_xticks(fractions, [""] * len(fractions))
-            self.step_labels[name] = [
-                ax.text(f, -0.04, "", transform=ax.get_xaxis_transform(), ha="center",
-                        va="top", fontsize=9.5, animated=True) for f in fractions]
-            if column == 0:
-                ax.set_ylabel("weight w (true value 1)")
+    def __init__(self, fig, subplot_spec):
+        self.fig, self.subplot_spec = fig, subplot_spec
+        grid = subplot_spec.subgridspec(1, len(OPTIMIZER_NAMES))
+        self.panels: list[TrajectoryPanel] = []
+        for column in range(len(OPTIMIZER_NAMES)):
+            self.panels.append(TrajectoryPanel(fig, grid[0, column],
+                                               self.panels[0] if self.panels else None))
+            self.panels[-1].ax.set_visible(False)
+        self.legend = fig.legend(handles=self.panels[0].lines, loc="upper center", ncol=6,
+                                 bbox_to_anchor=(0.5, 1.0), fontsize=9, handlelength=2.6)
+        self.by_name: dict[str, TrajectoryPanel] = {}
+        self.names: tuple[str, ...] = ()
+        self.shown: list[TrajectoryPanel] = []       # the panels of the current layout
+
+    def show(self, names: tuple[str, ...]) -> None:
+        self.layout(len(names))
+        self.names, self.by_name = names, dict(zip(names, self.panels))
+
+    def layout(self, k: int) -> None:
+        """Shows the first ``k`` panels, in a row of ``k`` columns."""
+        grid = self.subplot_spec.subgridspec(1, k, wspace=0.08 if k <= 3 else 0.2)
+        for column, panel in enumerate(self.panels):
+            if column < k:
+                panel.place(self.fig, grid[0, column], k)
             else:
-                ax.tick_params(labelleft=False)
-            self.axes[name] = ax
-            self.dynamic += (self.lines[name] + [self.messages[name], self.titles[name]]
-                             + self.step_labels[name])
-        fig.legend(handles=self.lines[names[0]], loc="upper center", ncol=6,
-                   bbox_to_anchor=(0.5, 1.0), fontsize=9, handlelength=2.6)
-        for ax in self.axes.values():
-            _place_labels(fig, ax, 30, 40)
+                panel.ax.set_visible(False)
+        self.shown = self.panels[:k]
+
+    @property
+    def dynamic(self) -> list:
+        return [artist for panel in self.shown for artist in panel.dynamic]
 
     def update(self, runs, settings) -> tuple[float, float]:
         rows = thinned(settings.n_steps, MAX_POINTS)
         fraction_done = (rows + 1) / settings.n_steps
         low, high = 0.0, 1.0
         for name, run in runs.items():
+            panel = self.by_name[name]
             # The learning rate fits in a title only while the panels are wide.
             lr_text = f"  (lr = {settings.lr:.3g})" if len(runs) <= 3 else ""
-            self.titles[name].set_text(run.label + lr_text)
+            panel.title.set_text(run.label + lr_text)
             if run.diverged:
-                for line in self.lines[name]:
+                for line in panel.lines:
                     line.set_data([], [])
-                self.messages[name].set_text(f"{run.label} diverged\nat step {run.diverged_at:,}:\n"
-                                             f"lower the learning rate")
+                panel.message.set_text(f"{run.label} diverged\nat step {run.diverged_at:,}:\n"
+                                       f"lower the learning rate")
                 continue
             drawn = run.weights[rows]
-            for i, line in enumerate(self.lines[name]):
+            for i, line in enumerate(panel.lines):
                 line.set_data(fraction_done, drawn[:, i])
-            self.messages[name].set_text("")
+            panel.message.set_text("")
             low, high = min(low, drawn.min()), max(high, drawn.max())
-        for labels in self.step_labels.values():
-            for label in labels:
+        for panel in self.shown:
+            for label in panel.step_labels:
                 label.set_text(f"{round(label.get_position()[0] * settings.n_steps):,}")
         weight_range = _level(WEIGHT_RANGES, low, high)
-        self.axes[self.names[0]].set_ylim(*weight_range)
+        self.panels[0].ax.set_ylim(*weight_range)
         return weight_range
 
 
 class ErrorPanel:
-    """Grouped bars: each token's final |w - 1| under each optimizer."""
+    """Grouped bars: each token's final |w - 1| under each optimizer. The axes are made
+    once; each set of optimizers gets its bars and their legend, kept for when the set
+    comes back. The bars are drawn as data, not as children of the axes, and the legend
+    on top of the axes, so that the axes' background is the same for every set."""
 
-    def __init__(self, fig, subplot_spec, names: tuple[str, ...]):
+    def __init__(self, fig, subplot_spec):
         self.ax = ax = fig.add_subplot(subplot_spec)
-        width = 0.8 / len(names)
-        positions = np.arange(len(TOKENS))
-        self.bars = {}
-        for j, name in enumerate(names):
-            spec = REGISTRY[name]
-            bars = ax.bar(positions - 0.4 + width * (j + 0.5), np.zeros(len(TOKENS)), width,
-                          color=spec.colour, hatch=spec.hatch, edgecolor="#1a1a1a",
-                          linewidth=0.4, label=spec.display_name)
-            for bar in bars:
-                bar.set_animated(True)
-            self.bars[name] = list(bars)
-        ax.set_xticks(positions, TOKENS, fontsize=8, rotation=20, ha="right",
+        ax.set_xticks(np.arange(len(TOKENS)), TOKENS, fontsize=8, rotation=20, ha="right",
                       rotation_mode="anchor")
+        # Every set's bars span the first token's left edge to the last one's right edge.
+        ax.update_datalim([(-0.4, 0.0), (len(TOKENS) - 0.6, 0.0)])
+        ax.autoscale_view(scaley=False)
         ax.set_ylabel("final |w - 1|")
         ax.set_title("Final error per token", fontsize=10.5)
-        ax.legend(fontsize=8.5, ncol=min(len(names), 3), loc="upper left")
         self.message = ax.text(0.98, 0.97, "", transform=ax.transAxes, ha="right",
                                va="top", color=WARNING_RED, fontsize=9, animated=True)
-        self.dynamic = [bar for bars in self.bars.values() for bar in bars] + [self.message]
+        self.bars: dict[str, list] = {}
+        self.legend = None
+        self._sets: OrderedDict[tuple[str, ...], tuple[dict, object]] = OrderedDict()
         _place_labels(fig, ax, 45, 40)
+
+    def show(self, names: tuple[str, ...]) -> None:
+        if names not in self._sets:
+            self._sets[names] = self._make(names)
+            while len(self._sets) > 16:
+                self._sets.popitem(last=False)
+        self._sets.move_to_end(names)
+        self.bars, self.legend = self._sets[names]
+
+    def _make(self, names: tuple[str, ...]):
+        """The bars of each optimizer (what ``Axes.bar`` would make, left out of the axes'
+        children) and their legend."""
+        from matplotlib.legend import Legend
+        from matplotlib.patches import Rectangle
+        ax = self.ax
+        width = 0.8 / len(names)
+        bars = {}
+        for j, name in enumerate(names):
+            spec = REGISTRY[name]
+            centres = np.arange(len(TOKENS)) - 0.4 + width * (j + 0.5)
+            bars[name] = []
+            for centre in centres:
+                bar = Rectangle((centre - width / 2, 0.0), width, 0.0, facecolor=spec.colour,
+                                edgecolor="#1a1a1a", linewidth=0.4, hatch=spec.hatch,
+                                animated=True)
+                bar.set_figure(ax.figure)
+                bar.axes = ax
+                bar.set_transform(ax.transData)
+                bar.set_clip_path(ax.patch)
+                bars[name].append(bar)
+        legend = Legend(ax, [bars[name][0] for name in names],
+                        [REGISTRY[name].display_name for name in names], fontsize=8.5,
+                        ncol=min(len(names), 3), loc="upper left")
+        return bars, legend
+
+    @property
+    def dynamic(self) -> list:
+        return [bar for bars in self.bars.values() for bar in bars] + [self.message]
 
     def update(self, runs) -> tuple[float, float]:
         largest = 0.0
@@ -420,73 +560,153 @@ class EffectiveLrPanel:
         return amplification_range
 
 
-class _Scene:
-    """The figure of one set of optimizers: its panels and its background cache."""
-
-    def __init__(self, names, size, dpi):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        self.fig = fig = Figure(figsize=size, dpi=dpi)
-        FigureCanvasAgg(fig)
-        # Fixed margins: a layout engine would redo the layout on every frame.
-        fig.subplots_adjust(left=0.08, right=0.975, top=0.9, bottom=0.1, hspace=0.5)
-        grid = fig.add_gridspec(2, 1, height_ratios=(1.1, 1.0))
-        bottom = grid[1].subgridspec(1, 2, wspace=0.28)
-        self.trajectories = TrajectoryPanels(fig, grid[0], names)
-        self.errors = ErrorPanel(fig, bottom[0, 0], names)
-        self.effective_lr = EffectiveLrPanel(fig, bottom[0, 1])
-        self.dynamic = (self.trajectories.dynamic + self.errors.dynamic
-                        + self.effective_lr.dynamic)
-        self.backgrounds = BackgroundCache()
-
-
 class ExplorerFigure:
     """The explorer's figure: one panel of weight trajectories per optimizer (top row),
     the final error per token and Adam's effective lr against frequency (bottom row).
 
-    ``draw(runs, settings)`` returns PNG bytes. While the axes stay as they were, only
-    the data (lines, bars, points, titles, messages) is drawn, on a cached background;
-    the axes change only with the set of optimizers or an axis range level."""
+    ``draw(runs, settings)`` returns PNG bytes. The figure is made once. Its static
+    parts are kept rendered in three regions, bands across the figure, each drawn on its
+    own and kept per state: the tokens' legend (never changes), the top row (the number
+    of panels, the weight range) and the bottom row (the set of optimizers, for the
+    error panel's legend, and the two panels' ranges). A frame restores each region's
+    background for its current state, drawing only the regions not seen in that state,
+    then draws the data (lines, bars, points, titles, step labels, messages) on top.
+    :attr:`background_draws` counts the frames that had to draw a region."""
+
+    REGIONS = ("legend", "trajectories", "bottom")
 
     def __init__(self, width: float = 10.0, height: float = 6.2, dpi: int = 82):
+        import matplotlib
         from matplotlib import rc_params_from_file
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
         self.size, self.dpi = (width, height), dpi
         self.style = rc_params_from_file(STYLE_PATH, use_default_template=False)
         self.style["axes.titley"] = 1.02
+        with matplotlib.rc_context(self.style):
+            self.fig = fig = Figure(figsize=self.size, dpi=dpi)
+            FigureCanvasAgg(fig)
+            # Fixed margins: a layout engine would redo the layout on every frame.
+            fig.subplots_adjust(left=0.08, right=0.975, top=0.9, bottom=0.1, hspace=0.5)
+            grid = fig.add_gridspec(2, 1, height_ratios=(1.1, 1.0))
+            bottom = grid[1].subgridspec(1, 2, wspace=0.28)
+            self.trajectories = TrajectoryPanels(fig, grid[0])
+            self.errors = ErrorPanel(fig, bottom[0, 0])
+            self.effective_lr = EffectiveLrPanel(fig, bottom[0, 1])
         self.names: tuple[str, ...] | None = None
-        # A scene per set of optimizers: going back to a set seen before draws no text.
-        self._scenes: OrderedDict[tuple[str, ...], _Scene] = OrderedDict()
-        self.scene: _Scene | None = None
-        self._full_draws_before = 0     # of scenes already evicted
+        self._backgrounds = {region: BackgroundCache() for region in (
+            *self.REGIONS, "bottom_axes", "error_axes", "effective_lr_axes")}
+        self._boxes: dict | None = None        # each region's pixels, set by the first frame
+        self._blank = None                     # the figure's background colour alone
+        self.background_draws = 0
+        self.region_draws = dict.fromkeys(self.REGIONS, 0)
 
     @property
     def full_draws(self) -> int:
-        """How many frames needed the whole figure drawn."""
-        return self._full_draws_before + sum(s.backgrounds.full_draws
-                                             for s in self._scenes.values())
+        """Frames that drew some of the static figure rather than only the data (the name
+        notebook 10 reads; the same as :attr:`background_draws`)."""
+        return self.background_draws
+
+    @property
+    def dynamic(self) -> list:
+        return self.trajectories.dynamic + self.errors.dynamic + self.effective_lr.dynamic
 
     def draw(self, runs: dict[str, ExplorerRun], settings: ExplorerSettings) -> bytes:
         import matplotlib
         names = tuple(runs)
         with matplotlib.rc_context(self.style):
             if names != self.names:
-                self._switch(names)
-            scene = self.scene
-            axes_state = (scene.trajectories.update(runs, settings), scene.errors.update(runs),
-                          scene.effective_lr.update(runs, settings))
-            scene.backgrounds.restore_or_draw(scene.fig.canvas, scene.fig, axes_state)
-            for artist in scene.dynamic:
-                scene.fig.draw_artist(artist)
-            return _png(scene.fig)
+                self.trajectories.show(names)
+                self.errors.show(names)
+                self.names = names
+            states = {"legend": (),
+                      "trajectories": (len(names), self.trajectories.update(runs, settings)),
+                      "bottom": (names, self.errors.update(runs),
+                                 self.effective_lr.update(runs, settings))}
+            self._restore_or_draw(states)
+            for artist in self.dynamic:
+                self.fig.draw_artist(artist)
+            return _png(self.fig)
 
-    def _switch(self, names: tuple[str, ...]) -> None:
-        if names not in self._scenes:
-            self._scenes[names] = _Scene(names, self.size, self.dpi)
-        self._scenes.move_to_end(names)
-        self.scene, self.names = self._scenes[names], names
-        while len(self._scenes) > 8:
-            _, evicted = self._scenes.popitem(last=False)
-            self._full_draws_before += evicted.backgrounds.full_draws
+    def _draw_region(self, region: str, state, renderer) -> None:
+        """Draws a region's static artists onto the blank figure. The bottom row's axes,
+        the same for every set of optimizers, are kept by their ranges, each panel on
+        its own, and the set's legend drawn on them (last, as the error panel would)."""
+        if region == "legend":
+            self.trajectories.legend.draw(renderer)
+        elif region == "trajectories":
+            for panel in self.trajectories.shown:
+                panel.ax.draw(renderer)
+        else:
+            _, error_range, amplification_range = state
+            if amplification_range == AMPLIFICATION_RANGES[-1]:
+                # At its widest range the effective-lr panel's tick labels reach into
+                # the error panel's side: the two are kept together.
+                self._draw_part("bottom_axes", (error_range, amplification_range), "bottom",
+                                [self.errors.ax, self.effective_lr.ax], renderer)
+            else:
+                self._draw_part("error_axes", error_range, "errors",
+                                [self.errors.ax], renderer)
+                self._draw_part("effective_lr_axes", amplification_range, "effective_lr",
+                                [self.effective_lr.ax], renderer)
+            self.errors.legend.draw(renderer)
+
+    def _draw_part(self, kept: str, state, box: str, artists: list, renderer) -> None:
+        """Restores a part of a region kept for ``state``, or draws and keeps it."""
+        canvas = self.fig.canvas
+        background = self._backgrounds[kept].get(state)
+        if background is None:
+            for artist in artists:
+                artist.draw(renderer)
+            self._backgrounds[kept].put(state, canvas.copy_from_bbox(self._boxes[box]))
+        else:
+            canvas.restore_region(background)
+
+    def _restore_or_draw(self, states: dict) -> None:
+        canvas = self.fig.canvas
+        renderer = canvas.get_renderer()
+        if self._boxes is None:
+            renderer.clear()
+            self.fig.patch.draw(renderer)
+            self._blank = canvas.copy_from_bbox(self.fig.bbox)
+            self._boxes = self._measure_regions(renderer)
+        missing = [r for r in self.REGIONS if self._backgrounds[r].get(states[r]) is None]
+        if missing:
+            canvas.restore_region(self._blank)
+            for region in missing:
+                self._draw_region(region, states[region], renderer)
+                self._backgrounds[region].put(states[region],
+                                              canvas.copy_from_bbox(self._boxes[region]))
+                self.region_draws[region] += 1
+            self.background_draws += 1
+        for region in self.REGIONS:
+            canvas.restore_region(self._backgrounds[region].get(states[region]))
+
+    def _measure_regions(self, renderer) -> dict:
+        """Where each region (and each bottom panel) lies, in whole pixels. The figure is
+        cut across halfway through the empty space between the legend and the top row's
+        highest text, and between the top row's lowest text and the bottom row's titles;
+        the bottom row is cut just right of the error panel's right edge (it has no
+        right spine, and the effective-lr panel's text starts well to the right of it,
+        except its tick labels at its widest range)."""
+        from matplotlib.transforms import Bbox
+        width, height = self.fig.bbox.width, self.fig.bbox.height
+        top = [panel.ax.get_tightbbox(renderer) for panel in self.trajectories.shown]
+        top_low, top_high = min(box.y0 for box in top), max(box.y1 for box in top)
+        bottom_high = max(ax.get_tightbbox(renderer).y1
+                          for ax in (self.errors.ax, self.effective_lr.ax))
+        legend_low = self.trajectories.legend.get_window_extent(renderer).y0
+        rows = float(np.floor((top_low + bottom_high) / 2))
+        above = float(np.floor((top_high + legend_low) / 2))
+        columns = float(np.ceil(self.errors.ax.get_window_extent(renderer).x1) + 1)
+        if not (bottom_high < rows < top_low and top_high < above < legend_low):
+            raise RuntimeError("the explorer's figure has no empty band between its rows "
+                               "or below its legend: its parts cannot be drawn apart")
+        return {"legend": Bbox([[0, above], [width, height]]),
+                "trajectories": Bbox([[0, rows], [width, above]]),
+                "bottom": Bbox([[0, 0], [width, rows]]),
+                "errors": Bbox([[0, 0], [columns, rows]]),
+                "effective_lr": Bbox([[columns, 0], [width, rows]])}
 
 
 def _line_style(index: int) -> dict:

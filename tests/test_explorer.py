@@ -1,6 +1,10 @@
 """The explorer: settings validation, compiled runs equal to the helpers optimizers on
-the same batches, draws that do not depend on the run length, the readout, and the
-widgets driven as a student would (in plain pytest, no browser)."""
+the same batches, draws that do not depend on the run length, the readout, the widgets
+driven as a student would (in plain pytest, no browser), and the same runs and frames for
+the same settings whatever the order of changes (kept runs, kept parts of the figure).
+Speed is measured by `make benchmark-explorer`, not here."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -142,9 +146,9 @@ def test_moving_a_slider_changes_the_image_and_the_readout(explorer):
     assert bytes(explorer.image.value) != image
     assert explorer.readout.value != text
     assert explorer.settings.lr == 0.01
-    titles = [t.get_text() for t in explorer.figure.scene.trajectories.titles.values()]
+    titles = [panel.title.get_text() for panel in explorer.figure.trajectories.shown]
     assert titles == ["SGD  (lr = 0.01)", "Adam  (lr = 0.01)"]
-    line = explorer.figure.scene.trajectories.lines["adam"][-1]
+    line = explorer.figure.trajectories.by_name["adam"].lines[-1]
     np.testing.assert_allclose(line.get_ydata()[-1], explorer.runs["adam"].weights[-1, -1])
     assert explorer.last_timing["compute"] > 0 and explorer.last_timing["render"] > 0
 
@@ -157,15 +161,15 @@ def test_no_optimizer_chosen_is_said_in_the_readout_not_raised(explorer):
     assert bytes(explorer.image.value) == image
     explorer.controls["optimizers"].value = ("adagrad",)
     assert "AdaGrad" in explorer.readout.value
-    assert explorer.figure.scene.effective_lr.message.get_text().startswith("Choose Adam")
+    assert explorer.figure.effective_lr.message.get_text().startswith("Choose Adam")
 
 
 def test_divergence_is_shown_in_the_view(explorer):
     explorer.reset()
     explorer.controls["lr"].value = 2.5
-    panels = explorer.figure.scene.trajectories
-    assert "SGD diverged" in panels.messages["sgd"].get_text()
-    assert all(len(line.get_xdata()) == 0 for line in panels.lines["sgd"])
+    sgd_panel = explorer.figure.trajectories.by_name["sgd"]
+    assert "SGD diverged" in sgd_panel.message.get_text()
+    assert all(len(line.get_xdata()) == 0 for line in sgd_panel.lines)
     assert "diverged at step" in explorer.readout.value
 
 
@@ -187,7 +191,7 @@ def test_the_figure_redraws_only_the_data_while_the_axes_stay(explorer):
     for lr in (0.045, 0.055, 0.05):
         explorer.controls["lr"].value = lr
     explorer.controls["n_steps"].value = 2000
-    labels = [t.get_text() for t in explorer.figure.scene.trajectories.step_labels["sgd"]]
+    labels = [t.get_text() for t in explorer.figure.trajectories.by_name["sgd"].step_labels]
     assert labels == ["0", "400", "800", "1,200", "1,600", "2,000"]
     assert explorer.figure.full_draws == before
 
@@ -208,5 +212,163 @@ def test_a_snapshot_is_legible_and_says_what_it_shows(explorer, monkeypatch):
     width = metadata["image/png"]["width"]
     assert width == explorer.figure.size[0] * explorer.figure.dpi <= COLUMN_WIDTH_PX
     # one image pixel per CSS px: the smallest text, in points at the figure's dpi
-    points, _ = smallest_text(explorer.figure.scene.fig)
+    points, _ = smallest_text(explorer.figure.fig)
     assert points * explorer.figure.dpi / 72 >= MIN_TEXT_PX
+
+
+# --- set changes: behaviour whatever the order of changes ------------------------------
+
+def numpy_path(monkeypatch):
+    """Makes the explorer's model run on the NumPy path, as without Numba."""
+    import functools
+
+    import helpers.explorer
+    from helpers.kernels import run_optimizers
+    monkeypatch.setattr(helpers.explorer, "run_optimizers",
+                        functools.partial(run_optimizers, compiled=False))
+
+
+@pytest.mark.parametrize("path", ["default", "numpy"])
+def test_a_run_does_not_depend_on_the_optimizers_beside_it_or_the_order(path, monkeypatch):
+    if path == "numpy":
+        numpy_path(monkeypatch)
+    settings = ExplorerSettings(optimizers=("sgd", "momentum", "adam"), n_steps=400)
+    together = ExplorerModel().run(settings)
+    model = ExplorerModel()
+    one_by_one = {}
+    for name in ("adam", "momentum", "sgd"):          # added one at a time, another order
+        one_by_one.update(model.run(ExplorerSettings(optimizers=(name,), n_steps=400)))
+    for name in settings.optimizers:
+        np.testing.assert_array_equal(together[name].weights, one_by_one[name].weights)
+        for kept, alone in zip(together[name].state, one_by_one[name].state, strict=True):
+            np.testing.assert_array_equal(kept, alone)
+
+
+def test_a_change_computes_only_the_runs_it_changes():
+    model = ExplorerModel()
+    settings = ExplorerSettings(optimizers=("sgd", "adam"), n_steps=300)
+    model.run(settings)
+    assert model.runs_computed == 2
+
+    def computed(**changes):
+        before = model.runs_computed
+        runs = model.run(replace(settings, **changes))
+        return model.runs_computed - before, runs
+
+    assert computed(optimizers=("sgd", "momentum", "adam"))[0] == 1     # the added one
+    assert computed(optimizers=("adam",))[0] == 0                       # removing: none
+    assert computed(beta2=0.99)[0] == 1                                 # Adam's, not SGD's
+    assert computed(eps=1e-6)[0] == 1
+    assert computed(beta1=0.5)[0] == 1
+    assert computed(lr=0.1)[0] == 2                                     # every optimizer's
+    assert computed(seed=7)[0] == 2
+    assert computed()[0] == 0                                           # seen before
+    count, runs = computed(optimizers=("adam", "sgd"))                  # the order chosen
+    assert count == 0 and list(runs) == ["adam", "sgd"]
+
+
+def test_kept_runs_are_read_only_and_a_small_budget_only_recomputes():
+    settings = ExplorerSettings(optimizers=("sgd", "adam"), n_steps=300)
+    runs = ExplorerModel().run(settings)
+    with pytest.raises(ValueError, match="read-only"):
+        runs["adam"].weights[0, 0] = 5.0
+    with pytest.raises(ValueError, match="read-only"):
+        runs["adam"].state.v[0] = 5.0
+    small = ExplorerModel(cache_bytes=0)              # keeps only the newest run
+    first = small.run(settings)
+    again = small.run(settings)
+    assert small.runs_computed == 3                   # SGD was dropped and run again
+    np.testing.assert_array_equal(first["sgd"].weights, again["sgd"].weights)
+    np.testing.assert_array_equal(runs["sgd"].weights, again["sgd"].weights)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ExplorerModel().run({"lr": 0.1}), TypeError, "^settings must be ExplorerSettings"),
+    (lambda: ExplorerModel().draws(None), TypeError, "^settings must be ExplorerSettings"),
+    (lambda: ExplorerModel(cache_bytes=-1), ValueError, "^cache_bytes must"),
+    (lambda: ExplorerModel(cache_bytes=1.5), TypeError, "^cache_bytes must be a whole number"),
+])
+def test_the_model_refuses_what_is_not_settings(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def frame(explorer) -> np.ndarray:
+    """The pixels of the explorer's last frame."""
+    import io
+
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(bytes(explorer.image.value))).convert("RGB"))
+
+
+def whole_draw(figure) -> np.ndarray:
+    """The same figure drawn whole, as without kept backgrounds: every static artist,
+    the error panel's legend, then the data."""
+    import matplotlib
+    with matplotlib.rc_context(figure.style):
+        canvas = figure.fig.canvas
+        canvas.draw()
+        figure.errors.legend.draw(canvas.get_renderer())
+        for artist in figure.dynamic:
+            figure.fig.draw_artist(artist)
+        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+SET_CHANGES = [("optimizers", ("sgd", "rmsprop", "adagrad", "adam")),
+               ("optimizers", ("sgd", "rmsprop", "adam")),
+               ("optimizers", ("sgd", "momentum", "adam")), ("lr", 0.4),
+               ("optimizers", ("adam",)), ("n_steps", 500), ("rare_frequency", 1e-4),
+               ("eps", 1e-4), ("optimizers", OPTIMIZER_NAMES), ("lr", 2.5),
+               ("optimizers", ("sgd", "adagrad", "rmsprop", "adam")), ("eps", 1e-8),
+               ("optimizers", ("signum", "sgd")), ("lr", 0.05)]
+
+
+def test_every_frame_equals_the_figure_drawn_whole():
+    # The kept bands of the figure part through empty space: at every number of panels
+    # and every axis range met here (Adam's effective lr up to its widest tick labels,
+    # weights up to the widest range), a frame is pixel for pixel the whole figure.
+    explorer = Explorer()
+    ranges = set()
+    for name, value in [(None, None)] + SET_CHANGES:
+        if name is not None:
+            explorer.controls[name].value = value
+        shown = frame(explorer)
+        np.testing.assert_array_equal(shown, whole_draw(explorer.figure), err_msg=f"{name}")
+        ranges.add((explorer.figure.effective_lr.ax.get_ylim()[1],
+                    explorer.figure.trajectories.panels[0].ax.get_ylim()[1]))
+    highest = {level[1] for level in ranges}
+    assert {3e3, 3e5, 3e9} <= {level[0] for level in ranges} and {1.75, 12.0} <= highest
+
+
+def test_the_same_settings_show_the_same_image_whatever_the_order_of_changes():
+    driven = Explorer()
+    for name, value in SET_CHANGES:
+        driven.controls[name].value = value
+    driven.controls["optimizers"].value = ("sgd", "momentum", "adam")
+    direct = Explorer(driven.settings)
+    assert driven.settings == direct.settings
+    assert bytes(driven.image.value) == bytes(direct.image.value)
+    assert driven.readout.value == direct.readout.value
+    for name in driven.settings.optimizers:
+        np.testing.assert_array_equal(driven.runs[name].weights, direct.runs[name].weights)
+
+
+def test_a_set_change_makes_no_axes_and_draws_only_what_looks_different():
+    explorer = Explorer()
+    figure = explorer.figure
+    axes = list(figure.fig.axes)
+    weight_range = figure.trajectories.panels[0].ax.get_ylim
+    first_range = weight_range()
+    explorer.controls["optimizers"].value = ("sgd", "rmsprop", "adam")
+    drawn = dict(figure.region_draws)              # a new row of three panels, a new legend
+    assert drawn == {"legend": 1, "trajectories": 2, "bottom": 2}
+    explorer.controls["optimizers"].value = ("sgd", "sign_descent", "adam")
+    assert weight_range() == first_range                     # the same row of three:
+    assert figure.region_draws == {**drawn, "bottom": 3}     # the set's legend on kept axes
+    before = figure.background_draws
+    for names in (("sgd", "adam"), ("sgd", "rmsprop", "adam"), ("sgd", "sign_descent", "adam")):
+        explorer.controls["optimizers"].value = names       # each seen before
+    assert figure.background_draws == before
+    assert figure.fig.axes == axes
+    shown = [panel.ax for panel in figure.trajectories.shown]
+    assert [ax.get_visible() for ax in figure.fig.axes].count(True) == len(shown) + 2
