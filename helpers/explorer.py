@@ -146,7 +146,7 @@ class ExplorerRun:
 
     def steps_to_reach(self, level: float = REACH_LEVEL) -> np.ndarray:
         """First step at which each weight is >= ``level`` (inf if never)."""
-        return steps_to_reach(self.weights, level)
+        return steps_to_reach(self.weights, _check_level(level))
 
     def effective_lr(self) -> np.ndarray:
         """lr / (sqrt(v_hat) + eps) per weight after the last step, for the optimizers
@@ -244,10 +244,28 @@ def _read_only(value):
     return value
 
 
+def _check_level(level) -> float:
+    """A weight level to reach: a finite number (the explorer's targets are 1)."""
+    from .validation import check_real
+    level = check_real("level", level)
+    if not np.isfinite(level):
+        raise ValueError(f"level must be a finite weight, e.g. {REACH_LEVEL}, got {level!r}")
+    return float(level)
+
+
 def readout(runs: dict[str, ExplorerRun], token: int = -1, level: float = REACH_LEVEL) -> str:
     """One line: when ``token`` (default: the rarest) first reaches ``level`` under each
     optimizer, e.g. "thalweg (p = 0.001) reaches 0.5 at step 89 under Adam, never under
     SGD (3,000 steps)"."""
+    if not isinstance(runs, dict):
+        raise TypeError(f"runs must be a dict of ExplorerRun by optimizer name (what "
+                        f"ExplorerModel.run returns), got {type(runs).__name__}")
+    if not runs:
+        raise ValueError("runs is empty: choose at least one optimizer")
+    for name, run in runs.items():
+        if not isinstance(run, ExplorerRun):
+            raise TypeError(f"runs[{name!r}] must be an ExplorerRun, got {type(run).__name__}")
+    level = _check_level(level)
     run = next(iter(runs.values()))
     world = run.world
     index = world.token_index(token)

@@ -9,6 +9,7 @@ name (showing the value given where that helps); each fails before any work is d
 size before anything is allocated). The rules are those of tests/test_bad_inputs.py.
 """
 
+import re
 from math import comb
 
 import numpy as np
@@ -491,3 +492,27 @@ def test_a_median_interval_of_many_values_sums_the_tail_in_floating_point():
     assert abs(coverage - (1 - 2 * tail[k - 1])) < 1e-12
     low, high, coverage = stats.median_interval(np.arange(200_000.0))
     assert 0.95 <= coverage < 0.951 and low < 100_000 < high
+
+
+# --- the explorer's readout (helper-level inputs a notebook can pass) --------------------
+
+@pytest.mark.parametrize("runs, level, error, words", [
+    ({}, 0.5, ValueError, "runs is empty"),
+    ("abc", 0.5, TypeError, "runs must be a dict"),
+    ({"adam": 3}, 0.5, TypeError, "runs['adam'] must be an ExplorerRun"),
+])
+def test_the_readout_refuses_what_is_not_runs(runs, level, error, words):
+    from helpers.explorer import readout
+    with pytest.raises(error, match=re.escape(words)):
+        readout(runs, level=level)
+
+
+@pytest.mark.parametrize("level, error", [("half", TypeError), (float("inf"), ValueError),
+                                          (True, TypeError)])
+def test_a_level_to_reach_must_be_a_finite_number(level, error):
+    from helpers.explorer import ExplorerModel, ExplorerSettings, readout
+    runs = ExplorerModel().run(ExplorerSettings(optimizers=("sgd",), n_steps=50))
+    with pytest.raises(error, match="level"):
+        readout(runs, level=level)
+    with pytest.raises(error, match="level"):
+        runs["sgd"].steps_to_reach(level)
