@@ -190,7 +190,9 @@ def _untrusted(folder) -> str | None:
     write to, in folders that belong to the user or to root and that no one else can
     write to either (or only with the sticky bit, as /tmp: no one can move another's
     folder away). Or, whatever those modes, a folder inside a folder of the user's that
-    no one else can enter: what lies there is out of others' reach."""
+    no one else can enter: what lies there is out of others' reach. Write or entry by the
+    folder's group counts as the user's own when that group is the user's private group
+    (see :func:`_private_group`)."""
     getuid = getattr(os, "getuid", None)
     if getuid is None:
         return None         # Windows: the candidates lie in the user's own profile
@@ -204,17 +206,17 @@ def _untrusted(folder) -> str | None:
         if info.st_uid != uid:
             return f"belongs to user {info.st_uid}, not to you (user {uid})"
         problem = None
-        if info.st_mode & 0o022:
+        if _writable_by_others(info, uid):
             problem = f"is writable by {_others(info.st_mode)} (mode {info.st_mode & 0o777:#o})"
         for above in Path(os.path.realpath(folder)).parents:
             parent = os.stat(above)
-            if parent.st_uid == uid and not parent.st_mode & 0o077:
+            if parent.st_uid == uid and not _reachable_by_others(parent, uid):
                 return None     # no one else can reach what lies inside
             if problem is not None:
                 continue        # the nearest problem is the one to report
             if parent.st_uid not in (uid, 0):
                 problem = f"lies in {above}, which belongs to user {parent.st_uid}"
-            elif parent.st_mode & 0o022 and not parent.st_mode & stat.S_ISVTX:
+            elif _writable_by_others(parent, uid) and not parent.st_mode & stat.S_ISVTX:
                 problem = (f"lies in {above}, which is writable by "
                            f"{_others(parent.st_mode)} (mode {parent.st_mode & 0o777:#o})")
     except OSError as error:
@@ -224,6 +226,34 @@ def _untrusted(folder) -> str | None:
 
 def _others(mode: int) -> str:
     return "every user" if mode & 0o002 else "its group"
+
+
+def _private_group(gid: int, uid: int) -> bool:
+    """``gid`` is the user's own private group (as Ubuntu and Fedora give every user, with
+    umask 002): the user's primary group, listing no other member, and no other user's
+    primary group. Group write there lets no one else in."""
+    try:
+        import grp
+        import pwd
+        if gid != pwd.getpwuid(uid).pw_gid:
+            return False
+        if any(member != pwd.getpwuid(uid).pw_name for member in grp.getgrgid(gid).gr_mem):
+            return False
+        return not any(user.pw_gid == gid and user.pw_uid != uid for user in pwd.getpwall())
+    except (ImportError, KeyError, OSError):
+        return False
+
+
+def _writable_by_others(info, uid: int) -> bool:
+    """Someone other than the user can create or replace entries in this folder."""
+    return bool(info.st_mode & 0o002 or (info.st_mode & 0o020
+                                         and not _private_group(info.st_gid, uid)))
+
+
+def _reachable_by_others(info, uid: int) -> bool:
+    """Someone other than the user can enter this folder or list it."""
+    return bool(info.st_mode & 0o007 or (info.st_mode & 0o070
+                                         and not _private_group(info.st_gid, uid)))
 
 
 def _private_folder() -> str:

@@ -43,14 +43,18 @@ def runtime_roots() -> list[str]:
 
 
 def closure(roots: list[str]) -> dict[str, tuple[str, str]]:
-    """canonical name -> (name, version) for the roots and their installed requirements
-    (markers evaluated for this interpreter and platform, no extras)."""
+    """canonical name -> (name, version) for the roots and what they need when installed:
+    their requirements, with markers evaluated for this interpreter and platform, and the
+    extras a requirement asks for followed too (jupyter-events needs
+    ``jsonschema[format-nongpl]``, which brings packages of its own)."""
     found: dict[str, tuple[str, str]] = {}
-    pending = list(roots)
+    followed: set[tuple[str, str]] = set()        # (package, extra or "") already read
+    pending = [(name, "") for name in roots]
     while pending:
-        name = pending.pop()
-        if canonical(name) in found:
+        name, extra = pending.pop()
+        if (canonical(name), extra) in followed:
             continue
+        followed.add((canonical(name), extra))
         try:
             distribution = metadata.distribution(name)
         except metadata.PackageNotFoundError:
@@ -58,8 +62,15 @@ def closure(roots: list[str]) -> dict[str, tuple[str, str]]:
         found[canonical(name)] = (distribution.metadata["Name"], distribution.version)
         for spec in distribution.requires or []:
             requirement = Requirement(spec)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(requirement.name)
+            marker = requirement.marker
+            needed_plain = marker is None or marker.evaluate({"extra": ""})
+            # reading the package itself: what it always needs; reading one of its
+            # extras: what that extra adds
+            wanted = needed_plain if not extra else (
+                marker is not None and marker.evaluate({"extra": extra}) and not needed_plain)
+            if wanted:
+                pending.append((requirement.name, ""))
+                pending.extend((requirement.name, more) for more in requirement.extras)
     return found
 
 

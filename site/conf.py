@@ -14,6 +14,8 @@ import base64
 import binascii
 import hashlib
 import json
+import os
+import re
 import tomllib
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -51,10 +53,23 @@ if not (MATHJAX_STAGE / "mathjax" / "tex-chtml.js").is_file():
 
 
 REPOSITORY = repository_url()
+# The version the Binder and repository links open: HEAD, or the tag a course teaches
+# from (CHANGELOG.md: `SITE_REF=v1.0.0 make site`).
+GIT_REF = os.environ.get("SITE_REF", "HEAD")
+if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}", GIT_REF) or ".." in GIT_REF:
+    raise ValueError(f"SITE_REF must be a git branch, tag or commit such as 'v1.0.0', "
+                     f"got {GIT_REF!r}")
 
 project = "SGD's frequency bias, and how Adam fixes it"
 author = "the series' authors"
-copyright = "the series' authors, MIT licence"
+copyright = "2026, the series' authors"
+# Two licences (README, "Licence"), said on every page; the full texts are LICENSE and
+# LICENSES/CC-BY-4.0.txt in the repository (links, not resources: the page loads nothing).
+LICENCE_FOOTER = (
+    "<p>Text and figures: "
+    '<a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>. '
+    "Code (the helpers package, scripts, the notebooks' code cells): "
+    '<a href="https://opensource.org/license/mit">MIT licence</a>.</p>')
 language = "en"
 
 extensions = ["myst_nb", "sphinx_external_toc"]
@@ -83,7 +98,7 @@ html_sourcelink_suffix = ""
 html_show_sphinx = False
 html_theme_options = {
     "repository_url": REPOSITORY,
-    "repository_branch": "HEAD",
+    "repository_branch": GIT_REF,
     # The source folder mirrors the repository, so a page's path is its path there.
     "path_to_docs": "",
     "use_repository_button": True,
@@ -94,6 +109,7 @@ html_theme_options = {
         "notebook_interface": "jupyterlab",
     },
     "home_page_in_toc": True,
+    "extra_footer": LICENCE_FOOTER,
     # No right-hand "contents" column: the figures need that width (site/_static/series.css);
     # a page's sections are in the left navigation.
     "secondary_sidebar_items": [],

@@ -104,6 +104,19 @@ def test_ci_runs_exactly_the_pinned_versions():
     assert wrong == []
 
 
+@pytest.mark.skipif(not IN_CI, reason="only in CI, where .venv is built from the pins")
+def test_everything_the_runtime_needs_is_pinned():
+    """What the runtime packages pull in, extras included (jsonschema[format-nongpl]
+    brings nine packages of its own), is all in the file: nothing Binder installs is left
+    to whatever version is newest that day."""
+    if not sys.prefix.endswith(".venv"):
+        pytest.skip(f"not the project's .venv ({sys.prefix})")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import pin_environment
+    needed = set(pin_environment.closure(pin_environment.runtime_roots()))
+    assert needed - set(pins("requirements-pinned.txt")) == set()
+
+
 def test_the_oldest_set_is_exactly_pyprojects_lower_bounds():
     oldest = pins("requirements-oldest.txt")
     lower = {}

@@ -235,7 +235,10 @@ def shared_base():
 
 
 @posix_only
-def test_a_cache_folder_is_trusted_only_if_no_one_else_can_write_to_it(shared_base):
+def test_a_cache_folder_is_trusted_only_if_no_one_else_can_write_to_it(shared_base,
+                                                                        monkeypatch):
+    # A group shared with others (the user's own private group is the next test's).
+    monkeypatch.setattr(kernels, "_private_group", lambda gid, uid: False)
     folder = shared_base / "cache"
     folder.mkdir()
     folder.chmod(0o755)
@@ -434,3 +437,31 @@ def test_everything_runs_without_numba_and_gives_the_same_numbers():
     from helpers.explorer import ExplorerModel, ExplorerSettings
     runs = ExplorerModel().run(ExplorerSettings(lr=0.02))
     np.testing.assert_allclose(out["explorer"], runs["adam"].weights[-1], rtol=1e-12)
+
+
+@posix_only
+def test_group_write_in_the_users_own_private_group_is_trusted(shared_base, monkeypatch):
+    """Ubuntu and Fedora give each user a group of their own and a umask of 002: folders
+    are group-writable, but that group lets no one else in. Such a folder, or one in a
+    folder of that kind, is not refused (no warning in every notebook)."""
+    folder = shared_base / "cache"
+    folder.mkdir()
+    shared_base.chmod(0o775)
+    folder.chmod(0o775)
+    monkeypatch.setattr(kernels, "_private_group", lambda gid, uid: True)
+    assert kernels._untrusted(folder) is None
+    monkeypatch.setattr(kernels, "_private_group", lambda gid, uid: False)
+    assert kernels._untrusted(folder) == "is writable by its group (mode 0o775)"
+
+
+@posix_only
+def test_a_private_group_is_the_users_primary_group_with_no_one_else_in_it():
+    import grp
+    import pwd
+    me = pwd.getpwuid(os.getuid())
+    group = grp.getgrgid(me.pw_gid)
+    others = [m for m in group.gr_mem if m != me.pw_name] or [
+        u.pw_name for u in pwd.getpwall() if u.pw_gid == me.pw_gid and u.pw_uid != me.pw_uid]
+    assert kernels._private_group(me.pw_gid, me.pw_uid) is (not others)
+    # Another group than the user's primary one is never private to the user.
+    assert kernels._private_group(me.pw_gid + 12345, me.pw_uid) is False

@@ -259,6 +259,18 @@ def test_the_site_has_a_page_for_each_notebook_and_exercise_and_no_other(site):
     assert "notebooks/00-index.html" in (site / "index.html").read_text(encoding="utf-8")
 
 
+def test_every_page_states_both_licences(site):
+    """README's two licences, on every page of the site: CC BY 4.0 for the text and
+    figures, MIT for the code (the theme's copyright line alone would say neither)."""
+    pages = sorted(p for p in site.rglob("*.html") if "_static" not in p.parts)
+    missing = [p.relative_to(site).as_posix() for p in pages
+               if p.name != "index.html" and not all(
+                   words in p.read_text(encoding="utf-8")
+                   for words in ("creativecommons.org/licenses/by/4.0/\">CC BY 4.0</a>",
+                                 "Text and figures", "MIT licence</a>"))]
+    assert pages and missing == []
+
+
 def test_no_solution_or_hidden_test_is_published(site):
     leaks = []
     for path in sorted(site.rglob("*")):
