@@ -57,7 +57,7 @@ def _to_srgb(linear):
 def simulate(colours, vision: str = "normal") -> np.ndarray:
     """sRGB colours (names or hex) as seen with the given vision, shape (n, 3) in [0, 1]."""
     check_key("vision", vision, VISION_TYPES)
-    rgb = np.array([to_rgb(c) for c in colours])
+    rgb = np.array([_rgb(i, c) for i, c in enumerate(_colour_list(colours))])
     if vision == "normal":
         return rgb
     return _to_srgb(_to_linear(rgb) @ _MACHADO_2009[vision].T)
@@ -73,8 +73,27 @@ def _to_lab(srgb):
                      200 * (f[:, 1] - f[:, 2])], axis=1)
 
 
+def _colour_list(colours) -> list:
+    """``colours`` as a list: a sequence of colour names or hex strings (or RGB tuples)."""
+    if isinstance(colours, (str, bytes)) or not hasattr(colours, "__len__"):
+        raise TypeError(f"colours must be a list of colours such as ['#0072b2', 'navy'], got "
+                        f"{type(colours).__name__}")
+    return list(colours)
+
+
+def _rgb(index: int, colour) -> tuple:
+    try:
+        return to_rgb(colour)
+    except (TypeError, ValueError):
+        raise ValueError(f"colours[{index}] is {colour!r}, not a colour matplotlib knows "
+                         f"(a name such as 'navy' or a hex string such as '#0072b2')") from None
+
+
 def adjacent_delta_e(colours, vision: str = "normal") -> np.ndarray:
     """CIE76 Delta E between each colour and the next, as seen with ``vision``."""
+    if len(_colour_list(colours)) < 2:
+        raise ValueError(f"colours must hold at least two colours to compare, got "
+                         f"{len(_colour_list(colours))}")
     lab = _to_lab(simulate(colours, vision))
     return np.linalg.norm(np.diff(lab, axis=0), axis=1)
 

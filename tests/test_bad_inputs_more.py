@@ -516,3 +516,13 @@ def test_a_level_to_reach_must_be_a_finite_number(level, error):
         readout(runs, level=level)
     with pytest.raises(error, match="level"):
         runs["sgd"].steps_to_reach(level)
+
+
+@pytest.mark.parametrize("colours_given, error, words", [
+    (("#zzzzzz", "#000000"), ValueError, "colours[0] is '#zzzzzz'"),
+    (("#000000",), ValueError, "at least two colours"),
+    ("#000000", TypeError, "colours must be a list"),
+])
+def test_colour_checks_name_the_bad_colour(colours_given, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        colours.distinguishability(colours_given)
