@@ -34,6 +34,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, launched
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -45,18 +46,12 @@ SERVED_FILES = ("README.md", "INSTRUCTORS.md", "CONTRIBUTING.md", "LICENSE",
                 "data/README.md")
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 ARTIFACTS = ROOT / "build" / "browser"
-CHROMIUM = os.environ.get("BROWSER_TEST_CHROMIUM", "/usr/bin/chromium")
 # .ci/run sets BROWSER_TEST_REQUIRED; many CI services set CI=true.
 REQUIRED = any(os.environ.get(name, "").lower() in ("1", "true", "yes")
                for name in ("BROWSER_TEST_REQUIRED", "CI"))
 HOW_TO_ENABLE = ("to run it: install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`; "
                  "or point BROWSER_TEST_CHROMIUM at a Chromium binary) and Playwright "
                  "(`pip install -e '.[test]'`, which `make test` does)")
-# Flags for a closed network (Chromium otherwise keeps trying to reach Google's servers)
-# and for running as root (no sandbox).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 CELL_TIMEOUT_MS = 120_000
 # The open notebook's kernel, through the application object JupyterLab exposes.
 KERNEL_IDLE = """() => {
@@ -173,14 +168,8 @@ def _shut_down(server, base, token):
 
 @pytest.fixture(scope="module")
 def browser(jupyterlab):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched() as chromium:
+        yield chromium
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
+from chromium import CHROMIUM, launched
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_VENV_PYTHON = ROOT / ".venv-site" / "bin" / "python"
@@ -45,11 +46,6 @@ OUTPUT = ROOT / "build" / "site"
 REPORT = ROOT / "build" / "site-report" / "report.json"
 AXE = ROOT / "site" / "node_modules" / "axe-core" / "axe.min.js"
 MATHJAX = ROOT / "site" / "node_modules" / "mathjax" / "package.json"
-CHROMIUM = os.environ.get("BROWSER_TEST_CHROMIUM", "/usr/bin/chromium")
-# The flags of tests/test_browser.py: a closed network, and root without a sandbox.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 def _set(name: str) -> bool:
@@ -152,14 +148,8 @@ def report():
 @pytest.fixture(scope="module")
 def browser(server):
     _skip_or_fail(_missing_for_the_browser())
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched() as chromium:
+        yield chromium
 
 
 @pytest.fixture
