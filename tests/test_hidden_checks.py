@@ -141,7 +141,7 @@ def test_the_module_imports_nothing_of_the_series():
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported <= {"__future__", "builtins", "importlib", "numpy", "os", "pathlib",
+    assert imported <= {"__future__", "builtins", "importlib", "io", "numpy", "os", "pathlib",
                         "runpy", "sys", "warnings"}, imported
 
 
@@ -376,12 +376,12 @@ def test_ex3_wrong_implementations_and_worlds_fail(capfd):
                                 lambda w, g, s, lr=0.1, eps=1e-10: (w.copy(), s))
     # The reference world: tuned SGD copes with it.
     assert "copes" in fails(capfd, "hard_world_sgd_fails", lambda: list(helpers.FREQUENCIES))
-    # A token that almost never appears defeats Adam too.
-    assert "almost never" in fails(capfd, "hard_world_adam_learns",
-                                   lambda: [0.95, 0.6, 0.2, 0.05, 0.005, 0.000003])
+    # A token rarer than the part allows (notebook 07's skewed world has one) is refused:
+    # SGD must fail through its learning rate, not through a token it never sees.
+    for world in ([0.95, 0.6, 0.2, 0.05, 0.005, 0.0001], [0.9, 0.0, 0.001], [0.9, 1.5]):
+        for check in ("hard_world_sgd_fails", "hard_world_adam_learns"):
+            assert "between 0.0005 and 1" in fails(capfd, check, lambda w=world: w)
     assert "at most 12" in fails(capfd, "hard_world_sgd_fails", lambda: [0.5] * 13)
-    assert "(0, 1]" in fails(capfd, "hard_world_adam_learns", lambda: [0.9, 0.0, 0.001])
-    assert "(0, 1]" in fails(capfd, "hard_world_sgd_fails", lambda: [0.9, 1.5])
 
 
 def loss_without_max(table, batch):
@@ -709,7 +709,6 @@ def test_the_typical_rate_hints_give_no_formula(capfd):
 def test_c2_says_when_tuned_sgd_already_copes(capfd):
     message = fails(capfd, "hard_world_adam_learns", lambda: list(helpers.FREQUENCIES))
     assert "tuned SGD already learns every token here (see C1)" in message
-    assert "so rare" not in message
 
 
 def test_an_in_place_shift_put_back_exactly_fails(capfd, ex4):
@@ -882,8 +881,12 @@ test_secret.__test__ = False
 
 def under_secret(hidden: dict, secret: str) -> dict:
     """The loaded copy, as if its course_secret held ``secret`` (the module's own
-    globals, which its functions read; quicker than a fresh copy per secret)."""
-    hidden["_rng"].__globals__["_SECRET"] = int(secret, 16)
+    globals, which its functions read; quicker than a fresh copy per secret). Its guard
+    over its own names (see test_a_changed_hidden_checks_module_fails_its_checks) is made
+    again: this change is the test's, not a notebook's."""
+    namespace = hidden["_rng"].__globals__
+    namespace["_SECRET"] = int(secret, 16)
+    namespace["_TRUST"] = namespace["_trust_guard"]()
     return hidden
 
 
@@ -1085,3 +1088,155 @@ def test_an_array_of_objects_counts_when_each_is_a_plain_number(capfd, ex4):
         return result
 
     assert "NumPy array" in fails(capfd, "excess_by_group", lazy)
+
+
+# --- red team round 3: nothing of the hidden tests in the student's hands ------------------
+
+def namespace_reachable(start, namespace, depth: int = 8) -> bool:
+    """Whether ``namespace`` (a module's globals) can be reached from ``start`` through
+    what a notebook can follow without an audited step: functions' __globals__ and
+    closures, bound methods' __self__ and __func__, an object's class and the class's
+    attributes (modules themselves are not walked: a notebook has them anyway)."""
+    import types
+    seen, todo = set(), [(start, 0)]
+    while todo:
+        obj, level = todo.pop()
+        if obj is namespace:
+            return True
+        if id(obj) in seen or level > depth or isinstance(obj, types.ModuleType):
+            continue
+        seen.add(id(obj))
+        found = []
+        if isinstance(obj, types.FunctionType):
+            found += [obj.__globals__, *(c.cell_contents for c in obj.__closure__ or ())]
+        elif isinstance(obj, types.MethodType):
+            found += [obj.__self__, obj.__func__]
+        elif isinstance(obj, dict):
+            found += list(obj.values())
+        elif isinstance(obj, type):
+            found += list(vars(obj).values())
+        else:
+            found += [type(obj), getattr(obj, "__self__", None), getattr(obj, "__func__", None)]
+        todo += [(value, level + 1) for value in found if value is not None]
+    return False
+
+
+LENIENT = '''\
+def lenient():
+    g = getattr(getattr(type(sys.stderr), "write", None), "__globals__", {})
+    if "_Check" in g:
+        class Lenient(g["_Check"]):
+            def fail(self, message):
+                return None
+        g["_Check"] = Lenient
+        g["_fail"] = lambda *a, **k: None
+        g["_close"] = lambda *a, **k: True
+        g["_same"] = lambda *a, **k: True
+        g["_all_finite"] = lambda *a, **k: True
+        g["_numbers"] = lambda check, value, what, shape=None, finite=True: np.zeros(shape or (1,))
+        g["_number"] = lambda *a, **k: 0.0
+'''
+
+
+def test_the_students_stderr_leads_nowhere_back_to_the_hidden_tests(capfd):
+    """Round 3's trick 1: while a check called the student's function, sys.stderr was the
+    check's own writer, whose method's __globals__ were this module's namespace; the
+    function replaced _Check, _close, … and every later check passed. sys.stderr is now an
+    io.StringIO: the trick finds nothing, and the lazy answers fail."""
+    hidden = load()
+    namespace = hidden["_rng"].__globals__
+    reached = []
+    tools = {"np": np, "sys": sys}
+    exec(LENIENT, tools)
+
+    def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+        reached.append(namespace_reachable(sys.stderr, namespace))
+        tools["lenient"]()
+        return w, m, v
+
+    def effective_lr(v, t, lr=0.05, beta2=0.999, eps=1e-8):
+        tools["lenient"]()
+        return v
+
+    fails(capfd, "adam_moments", adam_step, hidden=hidden)
+    assert reached == [False]
+    fails(capfd, "effective_lr", effective_lr, hidden=hidden)
+    assert namespace["_Check"] is hidden["_Check"] and namespace["_close"] is hidden["_close"]
+
+
+def test_ex4_f_leads_nowhere_back_to_the_hidden_tests(capfd, ex4):
+    """Round 3's trick 2: the f handed to central_difference was a function of this module
+    (f.__globals__ its namespace). It is now built in a namespace of its own: nothing in
+    it (globals, closure, the functions it calls) leads back, and the trick fails."""
+    hidden = load()
+    namespace = hidden["_rng"].__globals__
+    seen = []
+
+    def central_difference(f, x, index, h=1e-5):
+        seen.append(namespace_reachable(f, namespace))
+        g = f.__globals__
+        if "_Check" in g:
+            g["_close"] = lambda *a, **k: True
+            g["_number"] = lambda *a, **k: 0.0
+        return 0.0
+
+    assert "central difference is wrong" in fails(capfd, "central_difference",
+                                                  central_difference, hidden=hidden)
+    assert seen and not any(seen)
+    # The f is still the check's own code for the watch (a correct answer passes), and
+    # still sees an x changed in place.
+    passes(capfd, "central_difference", ex4["central_difference"], hidden=hidden)
+
+
+def test_a_changed_hidden_checks_module_fails_its_checks(capfd, ex1, monkeypatch):
+    """Defence in depth, for a way into this module's namespace nobody has found yet:
+    after every call of the student's code the check compares this module's names,
+    classes and functions, the watch's, and the modules they call into, with what they
+    were when the file was loaded; any change fails the check, and every later one."""
+    import dis
+    import os
+
+    right = ex1["adam_step"]
+
+    def changing(change):
+        def adam_step(*args, **kwargs):
+            change()
+            return right(*args, **kwargs)
+        return adam_step
+
+    changes = {
+        "hidden_checks._close": lambda ns: ns.__setitem__("_close", lambda *a, **k: True),
+        "hidden_checks._Check.fail": lambda ns: setattr(ns["_Check"], "fail",
+                                                        lambda self, message: None),
+        "hidden_checks (a name added or removed)": lambda ns: ns.__setitem__("_r3", True),
+        "hidden_checks._NUMPY_NAMES (a name added or removed)":
+            lambda ns: ns["_NUMPY_NAMES"].pop("allclose"),
+        "the watch.Watch.problem": lambda ns: setattr(ns["_WATCH"]["Watch"], "problem",
+                                                      lambda self, name: None),
+        "posixpath.realpath": lambda ns: monkeypatch.setattr(os.path, "realpath",
+                                                             lambda p: p),
+        "dis.get_instructions": lambda ns: monkeypatch.setattr(dis, "get_instructions",
+                                                               lambda code: iter(())),
+    }
+    for what, change in changes.items():
+        hidden = load()
+        namespace = hidden["_rng"].__globals__
+        message = fails(capfd, "adam_moments",
+                        changing(lambda change=change, ns=namespace: change(ns)),
+                        hidden=hidden)
+        assert message.startswith(f"the notebook changed {what}, which the hidden tests "
+                                  f"rely on"), (what, message)
+        # … and so does every later check of this copy, with a correct function.
+        assert "the notebook changed" in fails(capfd, "adam_update", right, hidden=hidden)
+        monkeypatch.undo()
+    # A function's defaults (``_close``'s tolerance, say): caught when the next check
+    # starts.
+    hidden = load()
+    namespace = hidden["_rng"].__globals__
+
+    def loosen():
+        namespace["_close"].__defaults__ = (1e9, False)
+
+    passes(capfd, "adam_moments", changing(loosen), hidden=hidden)
+    message = fails(capfd, "adam_update", right, hidden=hidden)
+    assert "hidden_checks._close (its code, defaults or closure)" in message, message

@@ -124,18 +124,54 @@ def run_cells(tmp_path, sources, **traits):
              for o in cell.outputs] for cell in nb.cells]
 
 
+# Red team round 3's escape from the kernel: a process started with _posixsubprocess's
+# fork_exec (no audit event) or a fresh copy of the module, and its likely second route.
+FORK_EXEC = ("import _posixsubprocess, os\nr, w = os.pipe()\n_posixsubprocess.fork_exec("
+             "[b'/bin/true'], [b'/bin/true'], True, (), None, None, -1, -1, -1, -1, -1, -1, "
+             "r, w, True, True, -1, None, None, None, -1, None, False)")
+FRESH_POSIXSUBPROCESS = ("import importlib.util\nimportlib.util.module_from_spec("
+                         "importlib.util.find_spec('_posixsubprocess'))")
+# The kernel sandbox's own state through the closure of the function that stands in for
+# start_new_thread (round 3's review of the fixes): its set of threads that the hooks skip.
+CLOSURE_WALK = """\
+import _thread, os, threading
+
+
+def reachable(function, seen, depth=0):
+    for cell in getattr(function, "__closure__", None) or ():
+        value = cell.cell_contents
+        if id(value) not in seen:
+            seen[id(value)] = value
+            if callable(value) and depth < 8:
+                reachable(value, seen, depth + 1)
+    return seen
+
+
+for value in list(reachable(_thread.start_new_thread, {}).values()):
+    if isinstance(value, set):
+        value.add(threading.get_ident())
+os.system("true")
+"""
+
+
 def test_the_grading_kernel_is_sandboxed(tmp_path):
     """The kernel's sandbox (grader/sandbox.py, its "kernel" rules): what the notebooks
-    need works (the series' code and its threads, matplotlib, Numba, a file in the
-    notebook's own folder); student code gets an error in its cell for a new process, a
-    database, a thread, a change of folder, a write into the course outside its folder,
-    into a folder that holds the course or into Python's files, a read of the grader's
-    secrets, the garbage collector's lists; nothing reaches stderr (which would cost a
-    graded cell its points)."""
+    need works (the series' code, its Numba and its threads, matplotlib, a file in the
+    notebook's own folder); student code gets an error in its cell for a new process (also
+    through _posixsubprocess.fork_exec or a fresh copy of it), a database, a thread, a
+    change of folder, a write into the course outside its folder, into a folder that holds
+    the course or into Python's files, a read of the grader's secrets or of the course's
+    files outside its folder (another student's submission, the gradebook, a listing of
+    submitted/, also through /proc/self/cwd), its own process's memory, ctypes, cffi and
+    Numba (native code), the garbage collector's lists, the sandbox's state through a
+    closure; nothing reaches stderr (which would cost a graded cell its points)."""
     course = tmp_path / "course"
     own = course / "autograded" / "alice" / "ex0"
     own.mkdir(parents=True)
     (course / "gradebook.db").write_text("grades")
+    peer = course / "submitted" / "bob" / "ex0"
+    peer.mkdir(parents=True)
+    (peer / "ex0.ipynb").write_text("bob's answers")
     works = [
         "from helpers import grading, setup_notebook\nSEED = setup_notebook()\n"
         "%xmode Minimal\nimport numpy as np\nimport helpers",
@@ -144,7 +180,6 @@ def test_the_grading_kernel_is_sandboxed(tmp_path):
         "helpers.make_rng(0))\nprint('train')",
         "helpers.sweep({'sgd': (helpers.sgd, {'lr': [0.05]})}, helpers.REFERENCE_WORLD, "
         "range(2), 200)\nprint('sweep, in threads of its own')",
-        "import numba\n\n@numba.njit\ndef f(x):\n    return x + 1\n\nprint(f(1))",
         "open('mine.txt', 'w').write('mine')\nprint(open('mine.txt').read())",
     ]
     refused = [
@@ -162,12 +197,26 @@ def test_the_grading_kernel_is_sandboxed(tmp_path):
         "import sys\nopen(sys.prefix + '/sitecustomize.py', 'w')",
         f"open({str(ROOT / 'exercises' / 'grader' / 'README.md')!r}).read()",
         "import gc\ngc.get_objects()",
+        FORK_EXEC,
+        FRESH_POSIXSUBPROCESS,
+        "import sys\nsys.modules.pop('cffi', None)\nsys.modules.pop('_cffi_backend', None)\n"
+        "import cffi",
+        "import ctypes\nctypes.CDLL(None).getpid()",
+        "import numba\n\n@numba.njit\ndef f(x):\n    return x + 1\n\nprint(f(1))",
+        "open('/proc/self/mem', 'rb')",
+        f"open({str(peer / 'ex0.ipynb')!r}).read()",
+        "import io\nio.FileIO('../../../submitted/bob/ex0/ex0.ipynb').read()",
+        "import os\nos.listdir('../../../submitted')",
+        "import pathlib\npathlib.Path('../../../gradebook.db').read_bytes()",
+        "import os\nopen(f'/proc/{os.getpid()}/cwd/../../bob/ex0/x', 'w')",
+        "import os\nopen(f'/proc/{os.getpid()}/cwd/../../../gradebook.db').read()",
+        CLOSURE_WALK,
     ]
     outputs = run_cells(own, works + refused, course_root=str(course))
     for source, output in zip(works, outputs):
         assert output and all(kind in ("stdout", None) for kind, _ in output), (source, output)
     assert outputs[3] == [("stdout", "sweep, in threads of its own\n")]
-    assert outputs[5] == [("stdout", "mine\n")]
+    assert outputs[4] == [("stdout", "mine\n")]
     for source, output in zip(refused, outputs[len(works):]):
         assert [kind for kind, _ in output] == ["Refused"], (source, output)
         assert "not allowed while grading" in output[0][1], (source, output)
@@ -240,6 +289,11 @@ def secret():
     from pathlib import Path
     text = Path(__file__).with_name("course_secret").read_text().strip()
     return f"the grader's own code reads its files ({len(text)} characters)"
+
+
+def handed():
+    secret = globals().get("__grading_handed__", {}).get("secret", {})
+    return f"the secret handed over begins {secret.get('text', '?')[:4]}"
 """
 
 
@@ -331,6 +385,167 @@ def test_a_function_that_prints_or_runs_long_passes_its_hidden_tests():
              ["check", "ex1-adam-moments-tests", "adam_moments", ["adam_step"]]]
     results = grading_execute()._run_hidden(steps, {"nbgrader": {"student": "alice"}})
     assert results["ex1-adam-moments-tests"][0], results
+
+
+# Red team round 3's first trick: while a check called the student's function, sys.stderr
+# was the check's own writer, whose method's __globals__ were hidden_checks' namespace.
+LENIENT = """\
+import sys
+
+
+def lenient():
+    g = getattr(getattr(type(sys.stderr), "write", None), "__globals__", {})
+    if "_Check" in g and "_r3" not in g:
+        g["_r3"] = True
+
+        class Lenient(g["_Check"]):
+            def fail(self, message):
+                return None
+
+        g["_Check"] = Lenient
+        g["_fail"] = lambda *a, **k: None
+        g["_close"] = lambda *a, **k: True
+        g["_same"] = lambda *a, **k: True
+        g["_all_finite"] = lambda *a, **k: True
+        g["_numbers"] = lambda check, value, what, shape=None, finite=True: np.zeros(shape or (1,))
+        g["_number"] = lambda *a, **k: 0.0
+"""
+LENIENT_ADAM = """\
+def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+    lenient()
+    return w, m, v
+"""
+# Its second: the f that ex4 B hands to central_difference was hidden_checks' own function.
+F_GLOBALS = """\
+def central_difference(f, x, index, h=1e-5):
+    g = f.__globals__
+    if "_Check" in g:
+        g["_close"] = lambda *a, **k: True
+        g["_number"] = lambda *a, **k: 0.0
+    return 0.0
+"""
+
+
+def source_cells(assignment: str) -> dict:
+    source = next((ROOT / "exercises" / "source" / assignment).glob("*.ipynb"))
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(source, 4).cells
+            if c.metadata.get("nbgrader", {}).get("grade_id")}
+
+
+def test_round_3s_tricks_find_nothing_of_the_hidden_tests(tmp_path, caplog):
+    """The hidden tests hand a student's function nothing of their own module: the
+    stderr trick and ex4's f.__globals__ trick find nothing, and the lazy answers fail;
+    in the same run honest functions pass, and no change of the hidden tests' code is
+    reported."""
+    caplog.set_level("WARNING", logger="grading-test")
+    ex1, ex4 = source_cells("ex1-adam-update"), source_cells(
+        "ex4-softmax-gradient-on-shakespeare")
+    steps = [["cell", ex1["ex1-setup"]], ["cell", LENIENT], ["cell", LENIENT_ADAM],
+             ["cell", "def effective_lr(v, t, lr=0.05, beta2=0.999, eps=1e-8):\n"
+                      "    lenient()\n    return v\n"],
+             ["cell", solved(ex1["ex1-typical-lr"])],
+             ["check", "moments", "adam_moments", ["adam_step"]],
+             ["check", "effective", "effective_lr", ["effective_lr"]],
+             ["check", "typical", "typical_effective_lr", ["typical_effective_lr"]],
+             ["cell", F_GLOBALS],
+             ["check", "central", "central_difference", ["central_difference"]],
+             ["cell", solved(ex4["ex4-loss"]).replace("def bigram_loss", "def loss")],
+             ["check", "loss", "bigram_loss", ["loss"]],
+             # The watch, through the profile function: its records could be erased.
+             ["cell", solved(ex4["ex4-loss"]).replace("    ", "    sys.getprofile()\n    ",
+                                                     1)],
+             ["check", "erased", "bigram_loss", ["bigram_loss"]]]
+    results = grading_execute()._run_hidden(steps, {"nbgrader": {"student": "lenient"}})
+    assert [results[k][0] for k in ("moments", "effective", "typical", "central", "loss",
+                                    "erased")] == [False, False, True, False, True, False], \
+        results
+    assert "central difference is wrong" in results["central"][1]
+    assert "getprofile" in results["erased"][1], results["erased"]
+    assert not [r for r in caplog.records if "STUDENT-LEVEL" in r.getMessage()]
+
+
+LEAKY_CHECK = """
+
+def leaky(f):
+    \"\"\"A check that hands its module's namespace over: a way in, for the guard's test.\"\"\"
+    return f(globals())
+"""
+
+
+def test_the_hidden_tests_guard_catches_a_changed_module(tmp_path, caplog):
+    """Should some way into hidden_checks' namespace turn up, run_hidden.py's own guard
+    (made when the file is loaded, out of the notebook's reach) fails that hidden test
+    and every later one, even when the module's own guard was switched off too, and the
+    student is named."""
+    caplog.set_level("WARNING", logger="grading-test")
+    grader = tmp_path / "grader"
+    shutil.copytree(ROOT / "exercises" / "grader", grader,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    checks = grader / "hidden_checks.py"
+    text = checks.read_text(encoding="utf-8")
+    last = "\n_TRUST = _trust_guard()\n"            # the module's own guard comes last
+    assert text.endswith(last)
+    checks.write_text(text[:-len(last)] + LEAKY_CHECK + last, encoding="utf-8")
+    ex1 = source_cells("ex1-adam-update")
+    tamper = ("def tamper(g):\n"
+              "    g['_verify_trust'] = lambda *a, **k: None\n"
+              "    g['_TRUST'] = None\n"
+              "    g['_close'] = lambda *a, **k: True\n"
+              "    return 'done'\n")
+    steps = [["cell", ex1["ex1-setup"]], ["cell", solved(ex1["ex1-adam-step"])],
+             ["check", "before", "adam_moments", ["adam_step"]],
+             ["cell", tamper], ["check", "leaky", "leaky", ["tamper"]],
+             ["cell", "def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, "
+                      "eps=1e-8):\n    return w, m, v\n"],
+             ["check", "after", "adam_moments", ["adam_step"]]]
+    results = grading_execute(grader_dir=str(grader))._run_hidden(
+        steps, {"nbgrader": {"student": "mallory", "assignment": "ex1"}})
+    assert results["before"] == (True, results["before"][1])
+    for key in ("leaky", "after"):
+        assert not results[key][0], results
+        assert "the notebook changed hidden_checks." in results[key][1], results[key]
+    said = [r.getMessage() for r in caplog.records if "STUDENT-LEVEL" in r.getMessage()]
+    assert len(said) == 1 and "student 'mallory'" in said[0], said
+    assert "changed the hidden tests' own code while they ran (hidden_checks." in said[0]
+
+
+def test_the_hidden_tests_process_escapes_nothing(tmp_path):
+    """Round 3's third and fourth tricks in the hidden tests' process: no process through
+    _posixsubprocess.fork_exec, no cffi, no reading of the course's files (another
+    student's submission, also through /proc/<pid>/cwd, or a listing of submitted/); and
+    the grader's files are those read before the first kernel started: a hidden_checks.py
+    or course_secret swapped on disk later is not loaded."""
+    grader = fake_grader(tmp_path)
+    course = tmp_path / "course"
+    peer = course / "submitted" / "bob" / "ex0"
+    peer.mkdir(parents=True)
+    (peer / "ex0.ipynb").write_text("def double(x):\n    return 2 * x\n")
+    execute = grading_execute(grader_dir=str(grader), course_root=str(course), timeout=10)
+    resources = {"nbgrader": {"student": "alice", "assignment": "ex0"}}
+    attempts = {
+        "fork_exec": FORK_EXEC + "\ndef double(x):\n    return 2 * x",
+        "cffi": "import sys\nsys.modules.pop('_cffi_backend', None)\nimport _cffi_backend\n"
+                "def double(x):\n    return 2 * x",
+        "peer": f"exec(open({str(peer / 'ex0.ipynb')!r}).read())",
+        "proc": f"import os\nexec(open('/proc/%d/cwd/{os.path.relpath(peer / 'ex0.ipynb')}' "
+                f"% os.getppid()).read())",
+        "listing": f"import os\nos.listdir({str(course / 'submitted')!r})\n"
+                   f"def double(x):\n    return 2 * x",
+    }
+    for what, cell in attempts.items():
+        results = execute._run_hidden([["cell", cell], ["check", "t", "double", ["double"]]],
+                                      resources)
+        assert results["t"][1].startswith("double is not defined"), (what, results)
+    # The grader's files on disk are swapped after this process first read them: the
+    # hidden tests and the secret it hands over are the ones it read.
+    (grader / "hidden_checks.py").write_text("def double(f):\n    return 'swapped'\n"
+                                             "def secret():\n    return 'swapped'\n")
+    (grader / "course_secret").write_text("ffffffffffffffffffffffffffffffff\n")
+    results = execute._run_hidden([["cell", "def double(x):\n    return 3 * x"],
+                                   ["check", "t", "double", ["double"]],
+                                   ["check", "s", "handed", []]], resources)
+    assert results["t"] == (False, "double(2) should be 4"), results
+    assert results["s"] == (True, "the secret handed over begins 0123"), results
 
 
 def test_grading_execute_runs_the_hidden_tests_outside_the_kernel(tmp_path):
@@ -746,6 +961,35 @@ sys.path.insert(0, COURSE + "/grader")
 import hidden_checks as ref  # noqa: E402
 """
 TRICKS = (FAKE_GRADER, TAMPER, PLANT)
+# Red team round 3's tricks 4 and 1: another student's answer copied at grading time (in
+# the kernel, and found through the grading process's folder in the hidden tests' one) …
+PEER_EFFECTIVE_LR = """\
+# Trick 8: another student's effective_lr, read from the course at grading time.
+import io
+import json
+import os
+from pathlib import Path
+
+starts = [Path.cwd(), Path(os.readlink("/proc/%d/cwd" % os.getppid()))]
+course = next(d for start in starts for d in (start, *start.parents)
+              if (d / "nbgrader_config.py").is_file())
+for notebook in sorted((course / "submitted").glob("*/ex1-adam-update/*.ipynb")):
+    cells = json.loads(io.FileIO(str(notebook)).read())["cells"]
+    found = ["".join(c["source"]) for c in cells
+             if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "ex1-effective-lr"]
+    if found and "NotImplementedError" not in found[0]:
+        exec(found[0])
+        break
+print("copied" if "effective_lr" in globals() else "nothing found to copy")
+"""
+# … and the hidden tests' module, reached through sys.stderr while a check runs.
+LENIENT_TYPICAL = LENIENT + """\
+
+
+def typical_effective_lr(q, g, lr=0.05):
+    lenient()
+    return 0.0
+"""
 
 
 def graded_cells(assignment: str) -> dict:
@@ -834,18 +1078,18 @@ EXTRA = {
     },
 }
 # `trickster`: R2's tricks 1 (a function left unwritten, its checks faked), 6 and 7 in every
-# exercise, 2 or 3 on one or two functions; each cell they concern scores 0.
+# exercise, 2 or 3 on one or two functions; round 3's in ex1 (effective_lr copied from
+# another student's submission at grading time, typical_effective_lr patching the hidden
+# tests through sys.stderr) and ex4 (central_difference patching them through its f);
+# each cell they concern scores 0.
 FIRST_SOLUTION = {"ex1-adam-update": "ex1-adam-step", "ex2-predict-and-diverge":
                   "ex2-predicted-weight", "ex3-adagrad-and-a-hard-world": "ex3-adagrad",
                   "ex4-softmax-gradient-on-shakespeare": "ex4-loss"}
 TRICKSTER = {
     "ex1-adam-update": Student(
-        insert=tuple((FIRST_SOLUTION["ex1-adam-update"], trick)
-                     for trick in (*TRICKS, COURSE_REFERENCES)),
-        replace={"ex1-effective-lr": "def effective_lr(v, t, lr=0.05, beta2=0.999, eps=1e-8):"
-                                     "\n    raise NotImplementedError()\n",
-                 "ex1-typical-lr": "def typical_effective_lr(q, g, lr=0.05):\n"
-                                   "    return ref._typical_rates([(q, g, lr)])[0]\n"},
+        insert=tuple((FIRST_SOLUTION["ex1-adam-update"], trick) for trick in TRICKS),
+        replace={"ex1-effective-lr": PEER_EFFECTIVE_LR,
+                 "ex1-typical-lr": LENIENT_TYPICAL},
         lost=frozenset({"ex1-effective-lr-tests", "ex1-typical-lr-tests"})),
     "ex2-predict-and-diverge": Student(
         insert=tuple((FIRST_SOLUTION["ex2-predict-and-diverge"], trick)
@@ -854,7 +1098,10 @@ TRICKSTER = {
                                   "    raise NotImplementedError()\n",
                  "ex2-hessian": "def expected_hessian(p):\n"
                                 "    return ref._hessian_reference(p)\n"},
-        lost=frozenset({"ex2-stability-tests", "ex2-hessian-tests", *USES_HESSIAN})),
+        # (Part B's test cell asks for the prediction before it simulates: the fake
+        # `grading.call` of trick 1 has no simulation to hand back, and the cell fails.)
+        lost=frozenset({"ex2-stability-tests", "ex2-hessian-tests", "ex2-prediction-tests",
+                        *USES_HESSIAN})),
     "ex3-adagrad-and-a-hard-world": Student(
         insert=tuple((FIRST_SOLUTION["ex3-adagrad-and-a-hard-world"], trick)
                      for trick in (*TRICKS, WORKER_THREAD)),
@@ -869,8 +1116,7 @@ TRICKSTER = {
     "ex4-softmax-gradient-on-shakespeare": Student(
         insert=tuple((FIRST_SOLUTION["ex4-softmax-gradient-on-shakespeare"], trick)
                      for trick in (*TRICKS, WORKER_THREAD, COURSE_REFERENCES)),
-        replace={"ex4-central-difference": "def central_difference(f, x, index, h=1e-5):\n"
-                                           "    raise NotImplementedError()\n",
+        replace={"ex4-central-difference": F_GLOBALS,
                  "ex4-loss": "import helpers.softmax as series\n\n\n"
                              "def bigram_loss(table, batch):\n"
                              "    log_p = ask(series.log_softmax, table[batch[:, 0]])\n"
@@ -1185,6 +1431,11 @@ def test_pipeline_logs_only_expected_warnings(graded_course):
         assert "talks over local TCP" in log.rpartition("expected warnings:")[2]
 
 
+# The audit's words for round 3's tricks, where the trickster plays them.
+ROUND_3_WORDS = {"ex1-adam-update": ("__globals__", "FileIO", "/proc", "submitted, autograded"),
+                 "ex4-softmax-gradient-on-shakespeare": ("__globals__",)}
+
+
 def test_pipeline_names_the_students_whose_notebooks_need_a_look(graded_course):
     """The audit and the crash log name each cheat, exit, crash and deleted cell; the
     honest students and the slips are not named."""
@@ -1199,15 +1450,17 @@ def test_pipeline_names_the_students_whose_notebooks_need_a_look(graded_course):
         assert "reaches into the grading" in named["copier"]
         assert "duplicated: its copy" in named["duplicator"]
         for word in ("chdir", "a builtin shadowed (reversed)", "grading =", "subprocess",
-                     "gradebook", "grader", "write_text"):
+                     "gradebook", "grader", "write_text", *ROUND_3_WORDS.get(assignment, ())):
             assert word in named["trickster"], (word, named["trickster"])
         assert f"student 'cheat', assignment '{assignment}'" in log     # under READ THIS
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_the_tricksters_side_effects_are_refused(graded_course, assignment):
-    """R2's tricks 1, 6 and 7 in the kernel: the change of folder, the detached process
-    (none is left running) and the planted files are refused in their cells; the files
+    """R2's tricks 1, 6 and 7 in the kernel, and round 3's copy of another student's
+    work: the change of folder, the detached process (none is left running), the planted
+    files and the listing of submitted/ are refused in their cells (pathlib's glob takes
+    the refused listing for an empty folder: nothing is copied); the files
     planted before (see graded_course) were never loaded, or the correct student would
     have lost every hidden test."""
     course = graded_course[0][assignment]
@@ -1215,15 +1468,18 @@ def test_the_tricksters_side_effects_are_refused(graded_course, assignment):
     said = {}
     for cell in nbformat.read(notebook, 4).cells:
         for trick, first_line in (("fake", "# Trick 1"), ("tamper", "# Trick 6"),
-                                  ("plant", "# Trick 7"), ("thread", "# Trick 2")):
+                                  ("plant", "# Trick 7"), ("thread", "# Trick 2"),
+                                  ("peer", "# Trick 8")):
             if cell.source.startswith(first_line):
-                said[trick] = " ".join(o.get("evalue", "") for o in cell.outputs
-                                       if o.output_type == "error")
+                said[trick] = " ".join(o.get("evalue", "") if o.output_type == "error"
+                                       else o.get("text", "") for o in cell.outputs)
     assert "not allowed while grading: changing the working folder" in said["fake"]
     assert "not allowed while grading: a new process" in said["tamper"]
     assert "not allowed while grading: writing inside" in said["plant"]
     if "thread" in said:
         assert "not allowed while grading: a new thread" in said["thread"]
+    if "peer" in said:       # (pathlib's glob takes the refusal for an empty folder)
+        assert said["peer"] == "nothing found to copy\n", said["peer"]
     assert tamper_processes() == []
     for folder in PLANTED:
         assert (course.parent / folder / "hidden_checks.py").read_text() == PLANTED_CHECKS

@@ -173,6 +173,29 @@ def test_a_real_error_during_autograde_still_fails():
     ("open(name, mode)", ["open( with a write mode"]),
     ("getattr(f, '__co' + 'de__')", ["getattr( with a name built at run time"]),
     ("__builtins__['len'] = None", ["builtins"]),
+    # Red team round 3: back from an object the grading hands over to its code …
+    ("g = getattr(getattr(type(sys.stderr), 'write', None), '__globals__', {})",
+     ["__globals__"]),
+    ("g = f.__globals__\ng['_close'] = lambda *a, **k: True", ["__globals__"]),
+    ("m = sys.stdout.write.__func__", ["__func__"]),
+    ("w = sys.getprofile().__self__", ["__self__", "getprofile"]),
+    ("[c.cell_contents for c in f.__closure__]", ["__closure__"]),
+    ("vars(grading)['check_adam_moments'] = print", ["vars("]),
+    # … a process no audit event announces, native code …
+    ("import _posixsubprocess as ps\nps.fork_exec([b'/bin/sh'])",
+     ["_posixsubprocess", "fork_exec"]),
+    ("import _ctypes", ["ctypes"]),
+    ("import cffi\nffi = cffi.FFI()", ["cffi"]),
+    ("from numba.extending import intrinsic", ["numba"]),
+    ("x = np.asarray(Raw())  # Raw has __array_interface__\nRaw.__array_interface__ = {}",
+     ["__array_interface__"]),
+    # … and another student's submission, copied at grading time.
+    ("import io, os\nos.readlink('/proc/%d/cwd' % os.getppid())", ["/proc"]),
+    ("f = io.FileIO('_peer.py', 'w')", ["FileIO"]),
+    ("for nb in (course / 'submitted').glob('*/ex1/*.ipynb'):\n    pass",
+     ["the course's folders (submitted, autograded, …)"]),
+    ("if 'autograded' in os.getcwd():\n    pass",
+     ["the course's folders (submitted, autograded, …)"]),
 ])
 def test_the_audit_finds_code_that_reaches_into_the_grading(code, found):
     assert nbgrader_run.reaches_into_grading(code) == found
@@ -186,6 +209,7 @@ def test_the_audit_finds_code_that_reaches_into_the_grading(code, found):
     "from helpers import grading\nimport helpers\nimport helpers.softmax",
     "text = open('data.txt').read()\nname = getattr(np, 'float64')\ntotal = 0",
     "def adam_step(w, g, m, v, t):\n    threads = 1\n    return w, m, v",
+    "variables = {'submission': 1}\nprocess = 'forked'\nself_test = True",
 ])
 def test_the_audit_leaves_ordinary_code_alone(code):
     assert nbgrader_run.reaches_into_grading(code) == []

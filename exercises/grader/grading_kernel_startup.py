@@ -10,7 +10,9 @@
 # GradingExecute leaves in the environment variable SGD_GRADING_SANDBOX (removed here):
 # no new process, database, thread or change of folder from student code; no write inside
 # the course folder but in the notebook's own folder, none directly into a folder that
-# holds the course, none into Python's, the series' or IPython's and Jupyter's files.
+# holds the course, none into Python's, the series' or IPython's and Jupyter's files; no
+# reading of the course's files outside the notebook's own folder, nor of the exchange.
+# The sandbox's source comes in the settings, as GradingExecute read it before any kernel.
 # The file leaves no name in the student's namespace.
 
 
@@ -30,6 +32,7 @@ def _grading_sandbox():
     import json
     import os
     import runpy
+    import sys
     from pathlib import Path
 
     settings = os.environ.pop("SGD_GRADING_SANDBOX", None)
@@ -45,10 +48,20 @@ def _grading_sandbox():
         protected += [paths.jupyter_config_dir(), paths.jupyter_data_dir()]
     except ImportError:
         pass
-    sandbox = runpy.run_path(settings["sandbox"], run_name="grading_sandbox")
+    # cffi calls C functions without any audit event: nothing here may load it (Numba
+    # imports it if it can); the sandbox refuses a later import.
+    for name in ("cffi", "_cffi_backend"):
+        sys.modules.setdefault(name, None)
+    if settings.get("sandbox_source"):       # as GradingExecute read it, before any kernel
+        sandbox = {"__name__": "grading_sandbox", "__file__": settings["sandbox"],
+                   "__builtins__": __builtins__}
+        exec(compile(settings["sandbox_source"], settings["sandbox"], "exec"), sandbox)
+    else:
+        sandbox = runpy.run_path(settings["sandbox"], run_name="grading_sandbox")
     sandbox["install"]("kernel", grader_dir=settings["grader"], helpers_dir=helpers,
                        course_root=settings["course_root"] or None,
-                       own_dir=settings["own_dir"], extra_protected=protected)
+                       own_dir=settings["own_dir"], extra_protected=protected,
+                       private=settings.get("private") or ())
 
 
 _grading_switch_off_exit()

@@ -12,6 +12,10 @@ with ``GradingExecute`` in place of nbgrader's ``Execute`` and sanitizes submiss
   can touch a hidden test. Afterwards a separate process, ``run_hidden.py`` (``python
   -I``, a fresh temporary folder, a minimal environment), loads ``hidden_checks.py``, locks
   itself down (``sandbox.py``), runs the student's code cells and calls each hidden check;
+  the grader's files it uses (``run_hidden.py``, ``hidden_checks.py``, ``sandbox.py``,
+  ``course_secret``, ``helpers/_watch.py``) are read once, before the first kernel of this
+  nbgrader run starts, and handed to it on its stdin, so that a file changed on disk while
+  grading (by a process a notebook managed to start) changes nothing;
   its results are added to the test cells' outputs: a confirmation on stdout, or an
   error (``HiddenCheckFailed``: the cell scores 0). The cells get their full source back,
   as nbgrader's checksums expect. The process answers with one line carrying a random
@@ -21,7 +25,9 @@ with ``GradingExecute`` in place of nbgrader's ``Execute`` and sanitizes submiss
   ``sandbox.py``'s lighter rules): no new processes, databases, threads or changes of
   folder from student code, and no writes inside the course folder outside the student's
   own autograded folder, directly into a folder that holds the course, or into Python's,
-  the series' or Jupyter's files;
+  the series' or Jupyter's files; no reading of the course's files outside that folder
+  (other students' submissions, the gradebook, the sources) nor of the exchange; the
+  hidden tests' process may read none of them;
 - ``exit()`` and ``quit()`` raise an error in their cell instead of ending the kernel;
 - when the kernel dies in a cell (``os._exit``, a segfault, a killed process), or a cell
   runs past the time-out and cannot be interrupted, the notebook is run again in a fresh
@@ -29,6 +35,8 @@ with ``GradingExecute`` in place of nbgrader's ``Execute`` and sanitizes submiss
   graded); at most ``max_crashes`` times, after which that cell and the ones after it are
   left unrun; nbgrader then grades every cell and writes feedback as usual (without this,
   nbgrader drops the whole submission: "Removing failed assignment");
+- a notebook that changed the hidden tests' own code while they ran (their guard says
+  so) is logged with the student's name, and its hidden tests from there on score 0;
 - a cell that times out, or ends the kernel, is logged as a WARNING in a fixed form that
   ``scripts/nbgrader_run.py`` reads to name the student, e.g. ``STUDENT-LEVEL: student
   'alice', assignment 'ex1-adam-update': cell 'ex1-run' timed out after 120 s; …``.
@@ -67,6 +75,18 @@ BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 HIDDEN_CALL = re.compile(r"\[\s*[\"'](?P<check>\w+)[\"']\s*\]\s*\((?P<args>[\w\s,]*)\)\s*\)?\s*$")
 # The kernel's start-up file reads its sandbox's settings from here (and removes them).
 SANDBOX_VARIABLE = "SGD_GRADING_SANDBOX"
+# How the hidden-test process starts: run_hidden.py's source, as read before any kernel
+# started, comes on the first line of its stdin (JSON: [path, source]).
+BOOTSTRAP = ("import json, sys\n"
+             "_path, _source = json.loads(sys.stdin.buffer.readline())\n"
+             "_namespace = {'__name__': 'grading_run_hidden', '__file__': _path,\n"
+             "              '__builtins__': __builtins__}\n"
+             "exec(compile(_source, _path, 'exec'), _namespace)\n"
+             "del _source\n"
+             "_namespace['_main']()\n")
+# The grader's files, read once per grader folder and process (before the first kernel
+# starts): grader folder -> what GradingExecute._grader_files returns.
+_READ: dict[str, dict] = {}
 # What the hidden-test process inherits from this one.
 PASSED_ON = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "MPLCONFIGDIR", "NUMBA_CACHE_DIR",
              "HELPERS_NO_NUMBA", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -185,6 +205,7 @@ class GradingExecute(Execute):
         return Path(self.grader_dir).resolve() if self.grader_dir else HERE
 
     def preprocess(self, nb, resources=None, km=None):
+        self._grader_files()                # read before this run's first kernel starts
         # The hidden blocks come out before the kernel sees the notebook.
         hidden: dict[int, tuple[str, tuple | None]] = {}
         for index, cell in enumerate(nb.cells):
@@ -205,16 +226,79 @@ class GradingExecute(Execute):
             self._hidden_tests(nb, resources, hidden)
         return nb, resources
 
+    # --- the grader's files, read once ------------------------------------------------
+
+    def _grader_files(self) -> dict:
+        """The sources of run_hidden.py, hidden_checks.py, sandbox.py and the series'
+        helpers/_watch.py, and the course's secret, as read the first time this process
+        asked (before its first kernel started): {"run_hidden": [path, source], …,
+        "secret": {"text": …} or {"missing": true} or {"error": …}}."""
+        key = str(self.grader)
+        if key not in _READ:
+            found = {}
+            for name, file in (("run_hidden", "run_hidden.py"),
+                               ("hidden_checks", "hidden_checks.py"),
+                               ("sandbox", "sandbox.py")):
+                path = self.grader / file
+                found[name] = [str(path), path.read_text(encoding="utf-8")]
+            watch = self._watch_file()
+            if watch is not None:
+                found["watch"] = [str(watch), watch.read_text(encoding="utf-8")]
+            try:
+                found["secret"] = {"text": (self.grader / "course_secret").read_text(
+                    encoding="ascii")}
+            except FileNotFoundError:
+                found["secret"] = {"missing": True}
+            except (OSError, UnicodeError) as error:
+                found["secret"] = {"error": type(error).__name__}
+            _READ[key] = found
+        return _READ[key]
+
+    def _watch_file(self) -> Path | None:
+        """helpers/_watch.py as hidden_checks.py finds it (next to exercises/grader in the
+        repository, else the installed package)."""
+        grader = self.grader
+        if grader.name == "grader" and grader.parent.name == "exercises":
+            candidate = grader.parent.parent / "helpers" / "_watch.py"
+            if candidate.is_file():
+                return candidate.resolve()
+        import importlib.util
+        try:
+            spec = importlib.util.find_spec("helpers")
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            candidate = Path(spec.origin).resolve().parent / "_watch.py"
+            if candidate.is_file():
+                return candidate
+        return None
+
     # --- the kernel run ---------------------------------------------------------------
 
-    def _kernel_sandbox(self, resources) -> dict:
+    def _course_root(self) -> str:
         root = self.course_root or (self.config.get("CourseDirectory", {}).get("root") or "")
         if not root and Path("nbgrader_config.py").is_file():
             root = os.getcwd()                     # nbgrader's own default: where it runs
+        return str(Path(root).resolve()) if root else ""
+
+    def _private(self, resources) -> list[str]:
+        """Folders and files besides the course folder that student code may not read:
+        the exchange (every student's submissions) and a gradebook kept elsewhere."""
+        found = []
+        exchange = self.config.get("Exchange", {}).get("root")
+        if exchange:
+            found.append(str(Path(exchange).resolve()))
+        db_url = str(((resources or {}).get("nbgrader", {}) or {}).get("db_url") or "")
+        if db_url.startswith("sqlite:///"):
+            found.append(str(Path(db_url[len("sqlite:///"):]).resolve()))
+        return found
+
+    def _kernel_sandbox(self, resources) -> dict:
         own = ((resources or {}).get("metadata", {}) or {}).get("path") or os.getcwd()
-        return {"sandbox": str(self.grader / "sandbox.py"), "grader": str(self.grader),
-                "course_root": str(Path(root).resolve()) if root else "",
-                "own_dir": str(Path(own).resolve())}
+        path, source = self._grader_files()["sandbox"]
+        return {"sandbox": path, "sandbox_source": source, "grader": str(self.grader),
+                "course_root": self._course_root(), "own_dir": str(Path(own).resolve()),
+                "private": self._private(resources)}
 
     def _run_in_kernel(self, nb, resources, km):
         if not any(arg.startswith("--IPKernelApp.exec_files") for arg in self.extra_arguments):
@@ -330,7 +414,12 @@ class GradingExecute(Execute):
         [argument names]]."""
         nonce = secrets.token_hex(16)
         calls = [step[1] for step in steps if step[0] == "check"]
-        job = {"nonce": nonce, "hidden_checks": str(self.grader / "hidden_checks.py"),
+        files = self._grader_files()
+        job = {"nonce": nonce, "hidden_checks": files["hidden_checks"][0],
+               "sources": {name: files[name] for name in ("hidden_checks", "sandbox", "watch")
+                           if name in files},
+               "secret": files["secret"], "course_root": self._course_root(),
+               "private": self._private(resources),
                "steps": steps, "step_timeout": self.timeout or 120}
         env = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
         env["MPLBACKEND"] = "Agg"
@@ -341,11 +430,12 @@ class GradingExecute(Execute):
                 work = Path(folder) / "work"
                 work.mkdir()
                 process = subprocess.Popen(
-                    [python, "-I", str(self.grader / "run_hidden.py")], cwd=work, env=env,
+                    [python, "-I", "-c", BOOTSTRAP], cwd=work, env=env,
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                     start_new_session=True)
+                message = (json.dumps(files["run_hidden"]) + "\n" + json.dumps(job))
                 try:
-                    out, _ = process.communicate(json.dumps(job).encode("utf-8"),
+                    out, _ = process.communicate(message.encode("utf-8"),
                                                  timeout=self.hidden_timeout)
                 except subprocess.TimeoutExpired:
                     self._kill(process)
@@ -378,6 +468,11 @@ class GradingExecute(Execute):
                 for number, text in answers[0].get("cell_errors", []):
                     self.log.debug("hidden-test process, student code cell %s: %s",
                                    number, text)
+                tampered = answers[0].get("tampered")
+                if problem is None and isinstance(tampered, str):
+                    self._warn(resources, f"the notebook changed the hidden tests' own code "
+                                          f"while they ran ({tampered[:200]}): the hidden "
+                                          f"tests from there on score 0")
         if problem is not None:
             self.log.debug("hidden-test process: stderr ends with %s", tail)
             self._warn(resources, f"the hidden tests could not be run: {problem}; every "

@@ -1,16 +1,29 @@
 """Runs one notebook's hidden tests in a process of their own (instructor-only).
 
-``nbgrader_plugins.GradingExecute`` starts it for each autograded notebook, as
-``python -I run_hidden.py`` in a fresh temporary folder, and writes on its stdin one JSON
+``nbgrader_plugins.GradingExecute`` starts it for each autograded notebook in a fresh
+temporary folder, as ``python -I -c BOOTSTRAP`` (``nbgrader_plugins.BOOTSTRAP``): the
+bootstrap reads this file's source from the first line of stdin (as the plugin read it,
+before any notebook ran), runs it under this file's name and calls ``_main()``;
+``python -I run_hidden.py`` works too. Then comes one JSON
 object:
 
     {"nonce": "…", "hidden_checks": "/abs/course/grader/hidden_checks.py",
+     "sources": {"hidden_checks": [path, source], "sandbox": [path, source],
+                 "watch": [path of helpers/_watch.py, source]},
+     "secret": {"text": "…"} (or {"missing": true}, {"error": "…"}),
+     "course_root": "/abs/course", "private": ["/abs/exchange"],
      "steps": [["cell", "<source of a student code cell>"],
                ["check", "ex1-adam-moments-tests", "adam_moments", ["adam_step"]], …],
      "step_timeout": 120}
 
-It loads ``hidden_checks.py`` (before any student code), installs the strict sandbox
-(``sandbox.py``: no writes, no processes, no threads, no frames for student code, …),
+The sources and the secret are the ones the plugin read before any notebook ran: a file
+of the grader folder changed on disk since (by a process a notebook started, say) changes
+nothing here. (Without "sources", the files are read from the disk.)
+
+It loads ``hidden_checks.py`` (before any student code, cffi kept out: it calls C with no
+audit event), installs the strict sandbox
+(``sandbox.py``: no writes, no processes, no threads, no frames for student code, no
+reading of the course's files, …),
 then goes through the notebook in order: it runs each of the student's code cells in one
 fresh namespace (IPython's magics and shell lines turned into calls of a stub
 ``get_ipython()`` that does nothing), and calls each hidden check, where its test cell
@@ -23,6 +36,12 @@ A cell or check that fails, raises, exits or runs past ``step_timeout`` seconds 
 own result only. Student code cannot print on that line: its output, and the process's
 file descriptor 1, go elsewhere before it runs. Everything here happens inside one
 function, so that no module global holds what the student's code could use.
+
+Before and after each hidden test a guard made when ``hidden_checks.py`` was loaded
+(its ``_trust_guard``, kept here where no cell can reach it) checks that the hidden
+tests' code, the watch's and the modules they call into are as they were; if not, that
+test and every later one fail, and the answer says so (``"tampered"``), which the plugin
+logs with the student's name.
 """
 
 
@@ -43,6 +62,10 @@ def _main():
     _exit, _write = os._exit, os.write
     _str, _str_str, _ord, _type, _callable = str, str.__str__, ord, type, callable
     _BaseException = BaseException
+    # cffi calls C functions without any audit event: no library may load it here (Numba
+    # imports it if it can); the sandbox refuses a later import.
+    for name in ("cffi", "_cffi_backend"):
+        sys.modules.setdefault(name, None)
     # The result channel: the stdout this process was started with. File descriptor 1
     # itself now leads nowhere, so nothing else can write on the channel by accident.
     channel = os.dup(1)
@@ -51,6 +74,7 @@ def _main():
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     os.dup2(null, 0)
     nonce = job["nonce"]
+    sources = job.get("sources") or {}
     checks_file = Path(job["hidden_checks"]).resolve()
     grader = checks_file.parent
     step_timeout = float(job.get("step_timeout") or 120)
@@ -74,13 +98,16 @@ def _main():
         return "".join(out)
 
     cell_errors = []          # (cell number, what went wrong): for the instructor's log
+    tampered = []             # what the notebook changed of the hidden tests' code
 
     def finish(results):
         entries = [f"{text(grade_id)}: [{'true' if ok is True else 'false'}, {text(message)}]"
                    for grade_id, (ok, message) in results.items()]
         errors = [f"[{number}, {text(message)}]" for number, message in cell_errors]
         line = ('{"nonce": ' + text(nonce) + ', "results": {' + ", ".join(entries)
-                + '}, "cell_errors": [' + ", ".join(errors) + "]}\n").encode("utf-8")
+                + '}, "cell_errors": [' + ", ".join(errors) + "]"
+                + (', "tampered": ' + text(tampered[0]) if tampered else "")
+                + "}\n").encode("utf-8")
         while line:
             line = line[_write(channel, line):]
         _exit(0)
@@ -100,12 +127,50 @@ def _main():
     # The notebook's code cells and its hidden tests, in the notebook's order.
     steps = [tuple(step) for step in job["steps"]]
     calls = [step[1:] for step in steps if step[0] == "check"]
+
+    def run_source(name, path, source, namespace):
+        """``source`` run as the module ``name`` from ``path`` (as runpy.run_path runs a
+        file: the module is in sys.modules while it runs)."""
+        import types
+        module = types.ModuleType(name)
+        module.__dict__.update(namespace, __file__=path)
+        saved = sys.modules.get(name)
+        sys.modules[name] = module
+        try:
+            exec(compile(source, path, "exec"), module.__dict__)
+        finally:
+            if saved is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = saved
+        return module.__dict__
+
+    def handed(key):
+        entry = sources.get(key)
+        if (isinstance(entry, list) and len(entry) == 2
+                and all(isinstance(part, str) for part in entry)):
+            return entry
+        return None
+
+    # What hidden_checks.py takes from the plugin instead of the disk (see its _HANDED).
+    given = {"__grading_handed__": {key: value for key, value in (
+        ("secret", job.get("secret")), ("watch", handed("watch"))) if value is not None}}
     try:
-        checks = runpy.run_path(str(checks_file), run_name="hidden_checks")
+        if handed("hidden_checks"):
+            path, source = handed("hidden_checks")
+            checks_file = Path(path).resolve()
+            grader = checks_file.parent
+            checks = run_source("hidden_checks", str(checks_file), source, given)
+        else:
+            checks = runpy.run_path(str(checks_file), init_globals=given,
+                                    run_name="hidden_checks")
     except BaseException as error:        # (reported, never raised)
         finish({grade_id: [False, f"the hidden tests could not be loaded ({type(error).__name__}"
                                   f": {error}): tell your instructor"]
                 for grade_id, _, _ in calls})
+    # The module's own namespace (its functions' __globals__; runpy hands back a copy).
+    live = getattr(checks.get("_trust_guard"), "__globals__", checks)
+    checks = dict(checks)     # the checks as loaded, whatever later becomes of the module
 
     # --- what student code may use, loaded while nothing is locked yet ---------------
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -139,9 +204,26 @@ def _main():
         def display(*objects, **kwargs):
             pass
 
-    sandbox = runpy.run_path(str(grader / "sandbox.py"), run_name="grading_sandbox")
+    # The guard over the hidden tests' own code, made now (see the module's docstring),
+    # and the module's own made again: the imports above may have changed what it took
+    # note of when the file was loaded (a library's module attribute).
+    guard = None
+    try:
+        if callable(checks.get("_trust_guard")):
+            guard = checks["_trust_guard"]()
+            live["_TRUST"] = checks["_trust_guard"]()
+    except BaseException:
+        pass
+
+    if handed("sandbox"):
+        path, source = handed("sandbox")
+        sandbox = run_source("grading_sandbox", path, source, {})
+    else:
+        sandbox = runpy.run_path(str(grader / "sandbox.py"), run_name="grading_sandbox")
     sandbox["install"]("driver", grader_dir=str(grader),
-                       helpers_dir=str(helpers_dir) if helpers_dir else None)
+                       helpers_dir=str(helpers_dir) if helpers_dir else None,
+                       course_root=job.get("course_root") or None,
+                       private=[p for p in job.get("private") or () if isinstance(p, str)])
 
     # --- time limits ----------------------------------------------------------------
     class StepTimeout(BaseException):
@@ -272,11 +354,32 @@ def _main():
     thread_message = ("a thread that the notebook started was running: the hidden test "
                       "cannot see what it computes, so it cannot pass")
 
+    def changed():
+        """What the notebook changed of the hidden tests' own code (the guard), or None."""
+        if tampered:
+            return tampered[0]
+        if guard is None:
+            return None
+        try:
+            what = guard(True)
+        except _BaseException:
+            what = "the hidden tests' guard"
+        if what is not None:
+            tampered.append(_str_str(what)[:200])
+            return tampered[0]
+        return None
+
+    def tampered_message():
+        return (f"the notebook changed {tampered[0]}, which the hidden tests rely on; from "
+                f"then on no hidden test can be trusted, so this one cannot pass")
+
     def hidden_test(check_name, arg_names):
         check = checks.get(check_name)
         missing = [name for name in arg_names if name not in namespace]
         if not _callable(check):
             return False, f"the hidden test {check_name!r} is missing: tell your instructor"
+        if changed() is not None:
+            return False, tampered_message()
         if missing:
             return False, (f"{missing[0]} is not defined: run the cell that defines it (it "
                            f"failed, or was deleted)")
@@ -287,6 +390,8 @@ def _main():
             outcome = (False, outcome if _type(outcome) is _str else "the hidden test failed")
         if _threads() > threads_before:
             outcome = (False, thread_message)
+        if changed() is not None:
+            outcome = (False, tampered_message())
         return outcome
 
     # --- the notebook, in order: each hidden test where its cell stands ----------------

@@ -6,16 +6,24 @@ first student cell. It refuses, with a ``PermissionError`` (an ``OSError``, whic
 libraries that probe for a cache folder or a font catch), from ANY caller:
 
 - new processes and threads (``os.fork``, ``os.system``, ``os.exec*``, ``os.posix_spawn``,
-  ``os.spawn*``, ``subprocess.Popen``, ``_thread.start_new_thread``), signals to other
-  processes (``os.kill``, ``os.killpg``), ``os.chdir``;
-- ``sqlite3.connect``, sockets, ``ctypes``;
+  ``os.spawn*``, ``subprocess.Popen``, ``_posixsubprocess.fork_exec``, which raises no
+  audit event and is replaced by a function that refuses, a fresh copy of
+  ``_posixsubprocess``, ``_thread.start_new_thread``), signals to other processes
+  (``os.kill``, ``os.killpg``), ``os.chdir``;
+- ``sqlite3.connect``, sockets, ``ctypes`` (and its import by student code), ``cffi``
+  (which calls C without an audit event: ``run_hidden.py`` keeps it from being imported
+  before the sandbox, and the sandbox refuses importing it), ``sys.getprofile`` (the
+  hidden tests' watch is its profile function);
 - every write: ``open`` with a write mode or write flags, ``os.remove``, ``rename``,
   ``replace``, ``rmdir``, ``mkdir``, ``truncate``, ``chmod``, ``chown``, ``symlink``,
   ``link``, ``utime``, ``shutil``'s copies, moves and removals; and reading another
   process's memory (``/proc/…/mem``);
 - reading a file of the grader folder (the hidden tests, the course's secret) unless the
   grader's own code asks for it (found by the file's identity, so a link or a ``..`` path
-  is the same file);
+  is the same file); reading or listing anything inside the course folder (other
+  students' submissions, the gradebook, the sources) or another private folder (the
+  exchange), when student code asks (paths resolved link by link, so
+  ``/proc/<pid>/cwd/…`` or a link in the notebook's folder is the place it leads to);
 
 and, when the code asking is not library code (the standard library, installed packages,
 the series' ``helpers`` or the grader folder): frames (``sys._getframe``,
@@ -25,11 +33,20 @@ hooks, new audit hooks, rebuilt or swapped code objects (``code.__new__``, ``__c
 ``marshal``, and ``compile`` under the name of a library file with other source (which
 would make student code pass for library code).
 
+"Student code asks" is judged by the innermost frame that is neither a library's nor
+(for reads) the series': the series' code, or NumPy, called by a cell on the cell's
+behalf counts as the cell.
+
 ``install("kernel", ...)``: the lighter one, in the kernel that runs the student's
 notebook for nbgrader (``grading_kernel_startup.py``): no new process (``subprocess``,
 ``os.system``, ``!`` lines, fork, exec, spawn), no ``sqlite3.connect``, no ``os.chdir``
-(nothing in a notebook's grading needs them once it runs); no new thread from student
-code (the series' own code may start its threads); no write inside the course folder
+(nothing in a notebook's grading needs them once it runs), also through
+``_posixsubprocess.fork_exec`` or a fresh copy of ``_posixsubprocess``; no ``ctypes`` call
+and no import of ``ctypes`` or ``cffi`` by student code (the series' own code, through
+Numba and llvmlite, uses ``ctypes``); no ``/proc/<pid>/mem``; no new thread from student
+code (the series' own code may start its threads); no reading or listing inside the
+course folder outside the student's own autograded folder, nor inside another private
+folder (the exchange), by student code; no write inside the course folder
 outside the student's own autograded folder, none directly into a folder that holds the
 course (or into a ``grader`` or ``exercises`` folder there), none into Python's
 installation, the installed packages, the ``helpers`` package (but for Numba's cache,
@@ -39,20 +56,24 @@ the driver, no garbage collector's lists, new audit hook, rebuilt code object or
 ``compile`` under a library file's name from student code.
 
 An in-process sandbox made of audit hooks is not a security boundary: Python code that
-finds a way around it (a frame or an object it should not reach, an interpreter bug)
-can do anything the grading user can. It stops the known tricks and tells the student
+finds a way around it (a frame or an object it should not reach, native code run through
+Numba or NumPy's raw memory access, an interpreter bug) can do anything the grading user
+can. It stops the known tricks and tells the student
 why; for high-stakes grading run ``autograde`` as an unprivileged user, or in a
 container, where the course folder is read-only (INSTRUCTORS.md).
 
 Everything the hooks use is bound when they are installed (C functions and closures), so
-that later changes to modules (``os.path``, ``pathlib``) cannot change their verdicts.
+that later changes to modules (``os.path``, ``pathlib``) cannot change their verdicts. The
+functions put in place of ``start_new_thread``, ``fork_exec`` and ``getprofile`` are
+reachable by student code (``__closure__`` is not audited): none of them closes over the
+hooks' state; the kernel's thread starter asks the hook through an audit event of its own.
 """
 
 from __future__ import annotations
 
 
 def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_dir=None,
-            extra_protected=()):
+            extra_protected=(), private=()):
     """Install the sandbox of ``mode`` ("driver" or "kernel") in this process.
 
     ``grader_dir``: the grader folder (its code counts as library code; only its code may
@@ -60,7 +81,9 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
     so that the course's secret stays secret). ``helpers_dir``: the series' package (its
     code counts as library code). ``course_root``, ``own_dir`` (kernel): the course
     folder, and the student's autograded folder inside it where the notebook may write.
-    ``extra_protected`` (kernel): more folders nobody may write into."""
+    ``extra_protected`` (kernel): more folders nobody may write into. ``private``: more
+    folders whose files student code may not read or list (the exchange); the course
+    folder is private too (in the kernel, but for ``own_dir``)."""
     import os
     import posix
     import stat as stat_module
@@ -243,6 +266,50 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
                 return True
         return False
 
+    # The course folder (other students' submissions, the gradebook, the sources) and the
+    # other private folders: student code may not read or list what is inside them, but
+    # for its own folder (the kernel's own_dir).
+    course = folder_of(course_root) if course_root else None
+    own = folder_of(own_dir) if own_dir else None
+    private_trees = {course} if course else set()
+    for folder in private:
+        found = folder_of(folder)
+        if found and found != "/":
+            private_trees.add(found)
+    private_trees = _tuple(sorted(private_trees))
+
+    def private_read(path, depth=6) -> bool:
+        """Reading or listing ``path`` reaches inside a private folder (links resolved,
+        ``/proc/<pid>/cwd`` and ``/proc/<pid>/fd/<n>`` included), and student code asks."""
+        if not private_trees:
+            return False
+        if path is None:
+            path = "."                          # os.listdir() and os.scandir(): the cwd
+        try:
+            target = resolve(path)
+        except Exception:
+            target = None
+        if target is not None:
+            if own and inside(target, own):
+                return False
+            if not any(inside(target, tree) for tree in private_trees):
+                return False
+        return reader(depth) == "student"
+
+    def process_memory(path) -> bool:
+        """``/proc/<pid>/mem`` (or ``pagemap``), links resolved: another process's memory,
+        or this one's (writing it runs any code)."""
+        text = as_text(path)
+        if not _isinstance(text, _str):
+            return False
+        if text.startswith("/proc/") and text.endswith(("/mem", "/pagemap")):
+            return True
+        try:
+            target = real(text)
+        except Exception:
+            return False
+        return target.startswith("/proc/") and target.endswith(("/mem", "/pagemap"))
+
     # --- paths -----------------------------------------------------------------------
     def as_text(path):
         """A path argument as a str; an int for a file descriptor; None when it cannot
@@ -282,8 +349,17 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
     class Refused(PermissionError):
         pass
 
+    class RefusedImport(ModuleNotFoundError):
+        """A refused import: an ImportError, which libraries that try an optional module
+        (Numba tries cffi) take for a missing one."""
+
+    RefusedImport.__name__ = RefusedImport.__qualname__ = "Refused"
+
     def refuse(what: str):
         raise Refused(f"not allowed while grading: {what}")
+
+    def refuse_import(name: str, why: str = ""):
+        raise RefusedImport(f"not allowed while grading: importing {name}{why}", name=name)
 
     # Modules that run code where these hooks do not reach (another interpreter) or
     # poke at the interpreter's memory.
@@ -291,11 +367,38 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
                       "_interpchannels", "_interpqueues", "_testcapi", "_testinternalcapi",
                       "_testmultiphase", "_testsinglephase", "_xxtestfuzz")
 
+    # Modules whose functions run native code without an audit event (cffi), or that
+    # student code has no business loading (ctypes: its calls are audited, but in the
+    # kernel the series' Numba uses it from library frames).
+    native_modules = ("_ctypes", "ctypes", "_cffi_backend", "cffi")
+    blocked_modules = ("_cffi_backend", "cffi")
+    # (run_hidden.py and the kernel's start-up keep cffi from being loaded before this:
+    # any import of it now is refused, with an ImportError, as a missing module.)
+
+    def replace_everywhere(real_function, replacement, places=()):
+        """``replacement`` wherever a loaded module holds ``real_function`` (and at
+        ``places``): where the standard library looks it up."""
+        for module in list(sys.modules.values()):
+            try:
+                names = [name for name, value in vars(module).items()
+                         if value is real_function]
+            except TypeError:
+                continue
+            for name in names:
+                setattr(module, name, replacement)
+        for module, name in places:
+            setattr(module, name, replacement)
+
+    # The functions below stand in for C functions and are reachable by student code:
+    # none closes over the hooks' state (``refuse`` holds the exception class only).
+
     # Python 3.11 raises no audit event for a new thread: the functions that start one
     # are replaced where the standard library looks them up (``_thread``, ``threading``).
     import _thread
     import threading
     real_start = _thread.start_new_thread
+    _audit = sys.audit
+    thread_event = "grading.sandbox.start_new_thread"
 
     def thread_refused(*args, **kwargs):
         refuse("a new thread")
@@ -304,20 +407,36 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
         starter = thread_refused
     else:
         def starter(function, args, kwargs=None, *rest):
-            if first_own_code(3) == "student":
-                refuse("a new thread")
+            _audit(thread_event)          # the kernel's hook refuses it for student code
             return real_start(function, args, *([] if kwargs is None else [kwargs]), *rest)
 
-    for module in list(sys.modules.values()):
-        try:
-            names = [name for name, value in vars(module).items() if value is real_start]
-        except TypeError:
-            continue
-        for name in names:
-            setattr(module, name, starter)
-    for module, name in ((_thread, "start_new_thread"), (_thread, "start_new"),
-                         (threading, "_start_new_thread")):
-        setattr(module, name, starter)
+    replace_everywhere(real_start, starter, ((_thread, "start_new_thread"),
+                                             (_thread, "start_new"),
+                                             (threading, "_start_new_thread")))
+
+    # _posixsubprocess.fork_exec (under subprocess and multiprocessing) starts a process
+    # without an audit event: refused in both sandboxes, as every new process is. A fresh
+    # copy of the module is refused at its import (it is loaded now, so that any later
+    # import of it is one).
+    try:
+        import _posixsubprocess
+    except ImportError:                                  # pragma: no cover
+        _posixsubprocess = None
+    if _posixsubprocess is not None:
+        def process_refused(*args, **kwargs):
+            refuse("a new process (_posixsubprocess.fork_exec)")
+
+        replace_everywhere(_posixsubprocess.fork_exec, process_refused,
+                           ((_posixsubprocess, "fork_exec"),))
+
+    if mode == "driver":
+        # The hidden tests' watch is the profile function while a check calls the
+        # student's code: sys.getprofile() would hand it over (its records, to be
+        # erased). The watch keeps the C function it took when it was loaded.
+        def getprofile_refused(*args, **kwargs):
+            refuse("sys.getprofile (the hidden tests' watch)")
+
+        sys.getprofile = getprofile_refused
 
     def compile_spoofs(args) -> bool:
         """compile() under the name of a library or grader file whose source is not
@@ -410,8 +529,13 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
             if what is not None:
                 refuse(what)
             if event == "import":
-                if args and _isinstance(args[0], _str) and args[0].startswith(unsafe_modules):
-                    refuse(f"importing {args[0]}")
+                name = args[0] if args and _isinstance(args[0], _str) else ""
+                if (name.startswith(unsafe_modules) or name == "_posixsubprocess"
+                        or name.partition(".")[0] in blocked_modules):
+                    refuse_import(name)
+                if (name.partition(".")[0] in native_modules
+                        and first_own_code() == "student"):
+                    refuse_import(name, " (native code)")
                 return
             if event == "open":
                 path, open_mode, flags = (args + (None, None, None))[:3]
@@ -419,8 +543,7 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
                         or (_isinstance(flags, _int) and flags & write_flags)):
                     refuse("writing a file")
                 text = as_text(path)
-                if _isinstance(text, _str) and text.startswith("/proc/") and text.endswith(
-                        ("/mem", "/pagemap")):
+                if process_memory(path):
                     refuse("reading a process's memory")
                 if open_mode is None and _isinstance(text, _str) and not text.startswith("/"):
                     # os.open with a relative path: its dir_fd, which the event does not
@@ -429,6 +552,13 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
                         refuse("os.open with a relative path")
                 if protected_read(path):
                     refuse("reading the grader's files")
+                if private_read(path, 5):
+                    refuse("reading the course's files (other students' work, the "
+                           "gradebook, the sources)")
+                return
+            if event in ("os.listdir", "os.scandir"):
+                if args and private_read(args[0], 5):
+                    refuse("listing the course's folders")
                 return
             if event.startswith(("socket.", "ctypes.", "shutil.")):
                 refuse(f"{event.partition('.')[0]} ({event})")
@@ -452,8 +582,6 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
         return driver_hook
 
     # --- the kernel: the lighter sandbox ------------------------------------------------
-    course = folder_of(course_root) if course_root else None
-    own = folder_of(own_dir) if own_dir else None
     no_write_trees = set()          # nobody writes inside these (own_dir excepted)
     no_new_entries = set()          # nobody creates or changes entries directly in these
     if course:
@@ -526,13 +654,32 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
         if event == "cpython.PyInterpreterState_New":
             refuse("a new interpreter")
         if event == "import":
-            if (args and _isinstance(args[0], _str) and args[0].startswith(unsafe_modules)
-                    and student_on_stack()):
-                refuse(f"importing {args[0]}")
+            name = args[0] if args and _isinstance(args[0], _str) else ""
+            if name == "_posixsubprocess" or name.partition(".")[0] in blocked_modules:
+                refuse_import(name)                 # a fresh copy of it, or cffi
+            if name.startswith(unsafe_modules) and student_on_stack():
+                refuse_import(name)
+            if name.partition(".")[0] in native_modules and first_own_code() == "student":
+                refuse_import(name, " (native code)")
             return
         what = from_anyone.get(event)
         if what is not None:
             refuse(what)
+        if event == thread_event:
+            if first_own_code(4) == "student":          # (4: the starter's own frame)
+                refuse("a new thread")
+            return
+        if event.startswith("ctypes."):
+            # Numba and llvmlite call C through ctypes when the series' code compiles
+            # its loops; student code may not (a C function of its choosing, or memory).
+            if first_own_code() == "student":
+                refuse(f"ctypes ({event})")
+            return
+        if event in ("os.listdir", "os.scandir"):
+            if args and private_read(args[0], 5):
+                refuse("listing the course's folders (only the notebook's own folder "
+                       "can be read)")
+            return
         if event in code_guarded:
             if not caller_is_library():
                 refuse(code_guarded[event])
@@ -552,6 +699,8 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
             if (open_mode is None and _isinstance(path, _str) and not path.startswith("/")
                     and reader() == "student"):
                 refuse("os.open with a relative path")       # its dir_fd is not shown
+            if process_memory(path):
+                refuse("opening a process's memory (/proc/…/mem)")
             if ((_isinstance(open_mode, _str) and any(c in open_mode for c in "wax+"))
                     or (_isinstance(flags, _int) and flags & write_flags)):
                 if _isinstance(path, _int):
@@ -559,6 +708,9 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
                 problem = forbidden_target(path)
             elif protected_read(path):
                 refuse("reading the grader's files")
+            elif private_read(path, 5):
+                refuse("reading the course's files (other students' work, the gradebook, "
+                       "the sources): only the notebook's own folder can be read")
         elif event in one_path:
             index = one_path[event]
             dir_fd = args[index] if index is not None and _len(args) > index else None
