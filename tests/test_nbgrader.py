@@ -211,6 +211,16 @@ def test_the_grading_kernel_is_sandboxed(tmp_path):
         "import os\nopen(f'/proc/{os.getpid()}/cwd/../../bob/ex0/x', 'w')",
         "import os\nopen(f'/proc/{os.getpid()}/cwd/../../../gradebook.db').read()",
         CLOSURE_WALK,
+        # Round 4: links nbgrader would write through, the own folder replaced, and a
+        # write into the series' or the grader's __pycache__ routed through the series'
+        # own code (a C-level callable makes its frame the innermost).
+        "import os\nos.symlink('../../../gradebook.db', 'x.ipynb')",
+        "import os\nopen('mine2.txt', 'w').close()\nos.link('mine2.txt', 'hard.txt')",
+        "import os, shutil\nos.chdir('..') if False else None\nos.rmdir(os.getcwd())",
+        "import functools, numpy as np, helpers.grading as g\n"
+        "class Opts(dict):\n    items = functools.partial(np.zeros(3, np.uint8).tofile, "
+        f"{str(ROOT / 'helpers' / '__pycache__' / 'forged.pyc')!r})\n"
+        "g.check_adam_moments(None, Opts())",
     ]
     outputs = run_cells(own, works + refused, course_root=str(course))
     for source, output in zip(works, outputs):
@@ -222,6 +232,8 @@ def test_the_grading_kernel_is_sandboxed(tmp_path):
         assert "not allowed while grading" in output[0][1], (source, output)
     assert (course / "gradebook.db").read_text() == "grades"
     assert not (tmp_path / "grader").exists() and not (tmp_path / "hidden_checks.py").exists()
+    assert not (ROOT / "helpers" / "__pycache__" / "forged.pyc").exists()
+    assert own.is_dir() and not own.is_symlink()
 
 
 def test_grading_execute_survives_exit_a_crash_and_a_stuck_cell(tmp_path, caplog):

@@ -196,6 +196,13 @@ def test_a_real_error_during_autograde_still_fails():
      ["the course's folders (submitted, autograded, …)"]),
     ("if 'autograded' in os.getcwd():\n    pass",
      ["the course's folders (submitted, autograded, …)"]),
+    # Red team round 4: links nbgrader would write through, a forged .pyc written by
+    # a C-level callable.
+    ("import os\nos.symlink('../../../grade' 'book.db', 'ex1.ipynb')",
+     ["a link (symlink, os.link)"]),
+    ("items = functools.partial(np.frombuffer(pyc, np.uint8).tofile, target)", ["tofile"]),
+    ("import py_compile\npy_compile.compile('p.py', cfile='x.pyc')",
+     ["py_compile / a .pyc"]),
 ])
 def test_the_audit_finds_code_that_reaches_into_the_grading(code, found):
     assert nbgrader_run.reaches_into_grading(code) == found

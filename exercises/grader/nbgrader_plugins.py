@@ -57,6 +57,7 @@ import os
 import re
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,12 @@ BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 HIDDEN_CALL = re.compile(r"\[\s*[\"'](?P<check>\w+)[\"']\s*\]\s*\((?P<args>[\w\s,]*)\)\s*\)?\s*$")
 # The kernel's start-up file reads its sandbox's settings from here (and removes them).
 SANDBOX_VARIABLE = "SGD_GRADING_SANDBOX"
+# Numba's compiled kernels of the series, compiled once per nbgrader process into a folder
+# of its own (mode 0700) by a process that runs no student code; each notebook's kernel
+# and hidden-test process get a fresh copy of it (NUMBA_CACHE_DIR), so that what one
+# notebook writes there (a cache file is a pickle) reaches no other notebook.
+_NUMBA_CACHE: dict[str, str | None] = {}
+WARM_KERNELS = "import helpers.kernels as kernels; kernels._kernels()"
 # How the hidden-test process starts: run_hidden.py's source, as read before any kernel
 # started, comes on the first line of its stdin (JSON: [path, source]).
 BOOTSTRAP = ("import json, sys\n"
@@ -213,18 +220,78 @@ class GradingExecute(Execute):
                 visible, call = split_hidden(cell.source)
                 hidden[index] = (cell.source, call)
                 cell.source = visible
-        saved = os.environ.get(SANDBOX_VARIABLE)
-        os.environ[SANDBOX_VARIABLE] = json.dumps(self._kernel_sandbox(resources))
-        try:
-            nb, resources = self._run_in_kernel(nb, resources, km)
-        finally:
-            if saved is None:
-                os.environ.pop(SANDBOX_VARIABLE, None)
-            else:
-                os.environ[SANDBOX_VARIABLE] = saved
+        settings = {SANDBOX_VARIABLE: json.dumps(self._kernel_sandbox(resources))}
+        with tempfile.TemporaryDirectory(prefix="grading-numba-") as cache:
+            settings["NUMBA_CACHE_DIR"] = self._numba_cache(cache)
+            saved = {name: os.environ.get(name) for name in settings}
+            os.environ.update({k: v for k, v in settings.items() if v is not None})
+            try:
+                nb, resources = self._run_in_kernel(nb, resources, km)
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+        self._scrub_own_folder(resources)
         if hidden:
             self._hidden_tests(nb, resources, hidden)
         return nb, resources
+
+    # --- what a notebook leaves behind ------------------------------------------------
+
+    def _numba_cache(self, destination: str) -> str | None:
+        """A fresh copy, in ``destination``, of the series' kernels compiled once for this
+        process (None where Numba is off or unavailable: the kernel then compiles or runs
+        NumPy as it would anyway)."""
+        import shutil
+        key = self.hidden_python or sys.executable
+        if key not in _NUMBA_CACHE:
+            folder = tempfile.mkdtemp(prefix="grading-numba-warm-")     # mode 0700
+            env = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
+            env["NUMBA_CACHE_DIR"] = folder
+            try:
+                done = subprocess.run([key, "-I", "-c", WARM_KERNELS], env=env,
+                                      capture_output=True, timeout=300).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                done = False
+            _NUMBA_CACHE[key] = folder if done else None
+        warm = _NUMBA_CACHE[key]
+        if warm is None:
+            return None
+        copy_of = Path(destination) / "numba"
+        shutil.copytree(warm, copy_of)
+        return str(copy_of)
+
+    def _scrub_own_folder(self, resources) -> None:
+        """nbgrader writes the graded notebook into the notebook's folder and would follow
+        a link out of it. The kernel may make none, but if one is there (or the folder
+        itself is not a plain folder any more), it is removed before nbgrader writes, and
+        the student is named."""
+        own = ((resources or {}).get("metadata", {}) or {}).get("path")
+        if not own:
+            return
+        own = Path(os.path.abspath(own))
+        removed = []
+        if own.is_symlink() or (own.exists() and not own.is_dir()):
+            own.unlink()
+            removed.append(own.name)
+        own.mkdir(parents=True, exist_ok=True)
+        for root, folders, files in os.walk(own, followlinks=False):
+            for name in folders + files:
+                path = Path(root) / name
+                info = path.lstat()
+                if path.is_symlink() or not (stat.S_ISDIR(info.st_mode)
+                                             or stat.S_ISREG(info.st_mode)):
+                    path.unlink()
+                    removed.append(str(path.relative_to(own)))
+                elif stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                    path.unlink()                   # a hard link to a file elsewhere
+                    removed.append(str(path.relative_to(own)))
+        if removed:
+            self._warn(resources, f"the notebook left links or special files in its folder "
+                                  f"({', '.join(removed[:5])}); they were removed before the "
+                                  f"graded notebook was written")
 
     # --- the grader's files, read once ------------------------------------------------
 
@@ -426,6 +493,9 @@ class GradingExecute(Execute):
         python = self.hidden_python or sys.executable
         problem, answer = None, None
         with tempfile.TemporaryDirectory(prefix="hidden-tests-") as folder:
+            cache = self._numba_cache(folder)       # a copy of its own (see _numba_cache)
+            if cache is not None:
+                env["NUMBA_CACHE_DIR"] = cache
             with open(Path(folder) / "stderr.txt", "w+b") as errors:
                 work = Path(folder) / "work"
                 work.mkdir()

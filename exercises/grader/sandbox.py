@@ -608,16 +608,19 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
     no_write_trees = _tuple(sorted(no_write_trees))
     no_new_entries = frozenset(no_new_entries)
 
-    caches = _tuple(d + "__pycache__/" for d in trusted)
+    # No exemption for the series' own code: "the innermost frame is the series'" can be
+    # faked with C-level callables (functools.partial, map, ndarray.tofile), so a write
+    # is judged by where it goes alone. Numba's cache goes to NUMBA_CACHE_DIR, a private
+    # copy per notebook that GradingExecute makes outside the course and the packages.
 
     def forbidden_target(path, dir_fd=None) -> str | None:
         target = resolve(path, dir_fd)
         if target is None:
             return "a path the grading cannot check"
+        if own and target == own:
+            return "removing or replacing the notebook's own folder"
         if own and inside(target, own):
             return None
-        if target.startswith(caches) and first_own_code(4) in ("grader", "helpers"):
-            return None          # Numba's cache of the series' compiled kernels
         for tree in no_write_trees:
             if inside(target, tree):
                 return (f"writing inside {tree}" if not (course and inside(target, course))
@@ -723,8 +726,12 @@ def install(mode: str, *, grader_dir, helpers_dir=None, course_root=None, own_di
                 problem = problem or forbidden_target(
                     args[path_index], dir_fd if _isinstance(dir_fd, _int) else None)
         elif event == "os.symlink":
-            dir_fd = args[2] if _len(args) > 2 and _isinstance(args[2], _int) else None
-            problem = forbidden_target(args[1], dir_fd)
+            # nbgrader writes the graded notebook into the notebook's own folder, and
+            # would follow a link out of it (onto another student's submission, the
+            # gradebook, the sources): no links at all while grading.
+            problem = "creating a link (nbgrader would write through it)"
+        if event == "os.link":
+            problem = "creating a hard link (nbgrader would write through it)"
         if problem:
             refuse(problem)
 
