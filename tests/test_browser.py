@@ -287,6 +287,9 @@ def test_the_index_opens_first_and_every_link_resolves(jupyterlab, page, index):
                                "!!w.context && w.context.path === name && "
                                "!!w.node.querySelector('.jp-RenderedMarkdown a'); }",
                                arg=index, timeout=60_000)
+        # Markdown cells render as the notebook settles: wait for the index's links.
+        page.wait_for_function(f"(base) => ({LINK_PATHS})(base).length >= 14", arg=base,
+                               timeout=60_000)
         targets = sorted(set(page.evaluate(LINK_PATHS, base)))
         assert len(targets) >= 14, f"too few links found in {index}: {targets}"
         missing = []
