@@ -1285,8 +1285,11 @@ def graded_course(tmp_path_factory):
     groups = [ASSIGNMENTS[0::3], ASSIGNMENTS[1:3]]         # ex1 + ex4, ex2 + ex3
     assert sorted(a for group in groups for a in group) == sorted(ASSIGNMENTS)
     top = tmp_path_factory.mktemp("pipeline")
-    # The students' submission cache (nbgrader's, under the Jupyter data folder) stays here.
-    env = dict(os.environ, JUPYTER_DATA_DIR=str(top / "jupyter-data"))
+    # The students' submission cache (nbgrader's, under the Jupyter data folder) stays here,
+    # one per course: both courses have the same id, and two submits creating the same
+    # cache folder at once race (nbgrader's makedirs has no exist_ok).
+    envs = [dict(os.environ, JUPYTER_DATA_DIR=str(top / f"jupyter-data{i}"))
+            for i in range(len(groups))]
     courses = [make_course(top / f"course{i}") for i in range(len(groups))]
     # R2's trick 7 as if an earlier student had managed it: a hidden_checks.py that fails
     # every test, in the folder that holds the courses, where the hidden blocks' loader
@@ -1296,7 +1299,7 @@ def graded_course(tmp_path_factory):
         (top / folder / "hidden_checks.py").write_text(PLANTED_CHECKS)
     with ThreadPoolExecutor(len(groups)) as pool:
         runs = [pool.submit(run_pipeline, course, group, env, top / f"homes{i}")
-                for i, (course, group) in enumerate(zip(courses, groups))]
+                for i, (course, group, env) in enumerate(zip(courses, groups, envs))]
         results = [run.result() for run in runs]
     course_of, grades, logs = {}, {}, {}
     for course, group, result in zip(courses, groups, results):
