@@ -292,8 +292,11 @@ def readout(runs: dict[str, ExplorerRun], token: int = -1, level: float = REACH_
 
 # Axis ranges come in a few fixed levels, so that most frames keep every axis as it was
 # and only the data moves.
-X_TICK_FRACTIONS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+X_TICK_FRACTIONS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)   # the step axis in a row of up to 3
+NARROW_X_TICK_FRACTIONS = (0.0, 0.5, 1.0)           # in a row of 4 to 8 (narrow panels)
+ALL_X_TICK_FRACTIONS = tuple(sorted(set(X_TICK_FRACTIONS + NARROW_X_TICK_FRACTIONS)))
 WEIGHT_RANGES = ((-0.25, 1.75), (-1.0, 3.0), (-10.0, 12.0))
+MOST_WEIGHT_TICKS = 6            # the y locator's ticks at the most, over WEIGHT_RANGES
 ERROR_RANGES = ((0.0, 1.05), (0.0, 3.0), (0.0, 12.0))
 AMPLIFICATION_RANGES = ((0.3, 3e3), (0.03, 3e5), (3e-3, 3e9))
 WARNING_RED = "#8b0000"
@@ -358,30 +361,49 @@ class TrajectoryPanel:
         ax.set_xlim(0, 1)
         self._all_step_labels = [
             ax.text(f, -0.04, "", transform=ax.get_xaxis_transform(), ha="center", va="top",
-                    fontsize=9.5, animated=True) for f in X_TICK_FRACTIONS]
+                    fontsize=9.5, animated=True) for f in ALL_X_TICK_FRACTIONS]
         self.step_labels: list = []
-        self._fractions: tuple[float, ...] = ()
+        self._marks: tuple = ()          # the fractions marked, and those numbered
         if first is None:
             ax.set_ylabel("weight w (true value 1)")
         else:
             ax.tick_params(labelleft=False)
 
-    def place(self, fig, subplot_spec, n_panels: int) -> None:
-        """Moves the panel to its column of a row of ``n_panels``; with more than three,
-        every other step is labelled."""
+    def place(self, fig, subplot_spec, column: int, n_panels: int) -> None:
+        """Moves the panel to its column of a row of ``n_panels``. The panels share the
+        step axis, as they share the weight axis: in a row of up to three, a panel after
+        the first leaves its 0 to the end of the panel on its left (the two touched); in
+        a narrower row of four to eight, three steps are marked and only the first panel
+        numbers them and names the axis (eight panels repeating the same numbers were
+        clutter, and a tenth of a frame)."""
         ax = self.ax
         ax.set_subplotspec(subplot_spec)
         ax.set_position(subplot_spec.get_position(fig))
-        fractions = X_TICK_FRACTIONS if n_panels <= 3 else X_TICK_FRACTIONS[::2]
-        if fractions != self._fractions:
-            ax.set_xticks(fractions, [""] * len(fractions))
+        if n_panels <= 3:
+            marked = X_TICK_FRACTIONS
+            numbered = marked if column == 0 else marked[1:]
+        else:
+            marked = NARROW_X_TICK_FRACTIONS
+            numbered = marked if column == 0 else ()
+        if (marked, numbered) != self._marks:
+            ax.set_xticks(marked, [""] * len(marked))
             self.step_labels = [label for label, f in zip(self._all_step_labels,
-                                                          X_TICK_FRACTIONS) if f in fractions]
+                                                          ALL_X_TICK_FRACTIONS)
+                                if f in numbered]
             for label in self._all_step_labels:
                 label.set_visible(label in self.step_labels)
-            self._fractions = fractions
+            ax.set_xlabel("step" if numbered else "")
+            self._marks = (marked, numbered)
         _place_labels(fig, ax, 30, 40)
         ax.set_visible(True)
+
+    def make_ticks(self) -> None:
+        """Makes the axes' tick objects now, while the figure is built: matplotlib makes
+        them at an axis's first draw (about 2 ms a panel), which would otherwise fall on
+        the first change that shows the panel."""
+        self.ax.xaxis.get_major_ticks(max(len(X_TICK_FRACTIONS),
+                                          len(NARROW_X_TICK_FRACTIONS)))
+        self.ax.yaxis.get_major_ticks(MOST_WEIGHT_TICKS)
 
     @property
     def dynamic(self) -> list:
@@ -402,6 +424,8 @@ class TrajectoryPanels:
             self.panels.append(TrajectoryPanel(fig, grid[0, column],
                                                self.panels[0] if self.panels else None))
             self.panels[-1].ax.set_visible(False)
+        for panel in self.panels:
+            panel.make_ticks()
         self.legend = fig.legend(handles=self.panels[0].lines, loc="upper center", ncol=6,
                                  bbox_to_anchor=(0.5, 1.0), fontsize=9, handlelength=2.6)
         self.by_name: dict[str, TrajectoryPanel] = {}
@@ -417,7 +441,7 @@ class TrajectoryPanels:
         grid = self.subplot_spec.subgridspec(1, k, wspace=0.08 if k <= 3 else 0.2)
         for column, panel in enumerate(self.panels):
             if column < k:
-                panel.place(self.fig, grid[0, column], k)
+                panel.place(self.fig, grid[0, column], column, k)
             else:
                 panel.ax.set_visible(False)
         self.shown = self.panels[:k]
@@ -448,7 +472,8 @@ class TrajectoryPanels:
             low, high = min(low, drawn.min()), max(high, drawn.max())
         for panel in self.shown:
             for label in panel.step_labels:
-                label.set_text(f"{round(label.get_position()[0] * settings.n_steps):,}")
+                label.set_text(_step_text(round(label.get_position()[0] * settings.n_steps),
+                                          settings.n_steps))
         weight_range = _level(WEIGHT_RANGES, low, high)
         self.panels[0].ax.set_ylim(*weight_range)
         return weight_range
@@ -485,42 +510,42 @@ class ErrorPanel:
         self.bars, self.legend = self._sets[names]
 
     def _make(self, names: tuple[str, ...]):
-        """The bars of each optimizer (what ``Axes.bar`` would make, left out of the axes'
-        children) and their legend."""
+        """Each optimizer's bars as one patch of six rectangles (one draw, not six: the
+        hatched bars were a third of a frame's drawing with eight optimizers) and the
+        set's legend, whose handles are plain rectangles of the same look."""
         from matplotlib.legend import Legend
-        from matplotlib.patches import Rectangle
+        from matplotlib.patches import PathPatch, Rectangle
         ax = self.ax
         width = 0.8 / len(names)
-        bars = {}
+        bars, handles = {}, []
         for j, name in enumerate(names):
             spec = REGISTRY[name]
-            centres = np.arange(len(TOKENS)) - 0.4 + width * (j + 0.5)
-            bars[name] = []
-            for centre in centres:
-                bar = Rectangle((centre - width / 2, 0.0), width, 0.0, facecolor=spec.colour,
-                                edgecolor="#1a1a1a", linewidth=0.4, hatch=spec.hatch,
-                                animated=True)
-                bar.set_figure(ax.figure)
-                bar.axes = ax
-                bar.set_transform(ax.transData)
-                bar.set_clip_path(ax.patch)
-                bars[name].append(bar)
-        legend = Legend(ax, [bars[name][0] for name in names],
-                        [REGISTRY[name].display_name for name in names], fontsize=8.5,
-                        ncol=min(len(names), 3), loc="upper left")
+            look = {"facecolor": spec.colour, "edgecolor": "#1a1a1a", "linewidth": 0.4,
+                    "hatch": spec.hatch}
+            lefts = np.arange(len(TOKENS)) - 0.4 + width * j
+            bar = PathPatch(_bars_path(lefts, width, np.zeros(len(TOKENS))), animated=True,
+                            **look)
+            bar.set_figure(ax.figure)
+            bar.axes = ax
+            bar.set_transform(ax.transData)
+            bar.set_clip_path(ax.patch)
+            bars[name] = (bar, lefts, width)
+            handles.append(Rectangle((0, 0), 1, 1, **look))
+        legend = Legend(ax, handles, [REGISTRY[name].display_name for name in names],
+                        fontsize=8.5, ncol=min(len(names), 3), loc="upper left")
         return bars, legend
 
     @property
     def dynamic(self) -> list:
-        return [bar for bars in self.bars.values() for bar in bars] + [self.message]
+        return [bar for bar, _, _ in self.bars.values()] + [self.message]
 
     def update(self, runs) -> tuple[float, float]:
         largest = 0.0
         for name, run in runs.items():
             error = np.zeros(run.world.n_tokens) if run.diverged else run.final_error
             largest = max(largest, float(error.max()))
-            for bar, value in zip(self.bars[name], error):
-                bar.set_height(value)
+            bar, lefts, width = self.bars[name]
+            bar.set_path(_bars_path(lefts, width, error))
         diverged = [run.label for run in runs.values() if run.diverged]
         self.message.set_text(f"diverged, not shown: {', '.join(diverged)}" if diverged else "")
         error_range = _level(ERROR_RANGES, 0.0, largest)
@@ -725,6 +750,24 @@ class ExplorerFigure:
                 "bottom": Bbox([[0, 0], [width, rows]]),
                 "errors": Bbox([[0, 0], [columns, rows]]),
                 "effective_lr": Bbox([[columns, 0], [width, rows]])}
+
+
+def _step_text(step: int, n_steps: int) -> str:
+    """A step axis's number: "1,500", or "15k" on an axis that reaches 10,000 (six
+    characters were wider than the space between two numbers of a narrow panel)."""
+    return f"{step / 1000:g}k" if n_steps >= 10_000 and step else f"{step:,}"
+
+
+def _bars_path(lefts: np.ndarray, width: float, heights: np.ndarray):
+    """One path of closed rectangles, from (left, 0) to (left + width, height) each."""
+    from matplotlib.path import Path
+    n = len(lefts)
+    x = np.stack([lefts, lefts + width, lefts + width, lefts, lefts], axis=1)
+    y = np.zeros((n, 5))
+    y[:, 2:4] = np.asarray(heights, dtype=float)[:, None]
+    vertices = np.stack([x, y], axis=2).reshape(-1, 2)
+    codes = np.tile([Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], n)
+    return Path(vertices, codes)
 
 
 def _line_style(index: int) -> dict:

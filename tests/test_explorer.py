@@ -4,6 +4,7 @@ driven as a student would (in plain pytest, no browser), and the same runs and f
 the same settings whatever the order of changes (kept runs, kept parts of the figure).
 Speed is measured by `make benchmark-explorer`, not here."""
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -372,3 +373,53 @@ def test_a_set_change_makes_no_axes_and_draws_only_what_looks_different():
     assert figure.fig.axes == axes
     shown = [panel.ax for panel in figure.trajectories.shown]
     assert [ax.get_visible() for ax in figure.fig.axes].count(True) == len(shown) + 2
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 8])
+def test_the_step_numbers_never_touch_at_any_width_or_run_length(k):
+    # Numbers of one panel, and of neighbouring panels, are measured in the drawn frame:
+    # at least 3 px apart, whatever the number of panels and steps.
+    explorer = Explorer(ExplorerSettings(optimizers=OPTIMIZER_NAMES[:k], n_steps=500))
+    figure = explorer.figure
+    renderer = figure.fig.canvas.get_renderer()
+    for n_steps in h.explorer.STEP_CHOICES:
+        explorer.controls["n_steps"].value = n_steps
+        boxes = sorted(((label.get_window_extent(renderer).x0,
+                         label.get_window_extent(renderer).x1), label.get_text())
+                       for panel in figure.trajectories.shown for label in panel.step_labels)
+        assert boxes[0][1] == "0" and len(boxes) == (6 + 5 * (k - 1) if k <= 3 else 3)
+        for left, right in itertools.pairwise(boxes):
+            assert right[0][0] - left[0][1] >= 3, (k, n_steps, left, right)
+        last = figure.trajectories.shown[0].step_labels[-1].get_text()
+        assert last == (f"{n_steps:,}" if n_steps < 10_000 else f"{n_steps // 1000}k")
+
+
+def test_each_optimizers_bars_are_its_final_errors():
+    explorer = Explorer(ExplorerSettings(optimizers=("sgd", "momentum", "adam")))
+    errors = explorer.figure.errors
+    tops = {}
+    for name, (bar, _, _) in errors.bars.items():
+        vertices = bar.get_path().vertices.reshape(-1, 5, 2)
+        assert np.all(vertices[:, [0, 1, 4], 1] == 0)            # each rectangle from 0
+        tops[name] = vertices[:, 2, 1]
+        np.testing.assert_array_equal(vertices[:, 2, 1], vertices[:, 3, 1])
+        np.testing.assert_allclose(tops[name], explorer.runs[name].final_error, rtol=0)
+    lefts = np.sort(np.concatenate([bar.get_path().vertices.reshape(-1, 5, 2)[:, 0, 0]
+                                    for bar, _, _ in errors.bars.values()]))
+    widths = np.diff(lefts)                                      # side by side, no overlap
+    assert np.all(widths >= 0.8 / 3 - 1e-12)
+
+
+def test_showing_more_panels_makes_no_tick_objects():
+    # The ticks are made with the figure: the first change to eight panels finds them.
+    explorer = Explorer()
+    panels = explorer.figure.trajectories.panels
+    counts = [(len(p.ax.xaxis.majorTicks), len(p.ax.yaxis.majorTicks)) for p in panels]
+    ranges = set()
+    for names, lr in ((OPTIMIZER_NAMES, 0.05), (OPTIMIZER_NAMES[:3], 0.4),
+                      (OPTIMIZER_NAMES[:2], 0.1), (OPTIMIZER_NAMES, 0.4)):
+        explorer.controls["optimizers"].value = names
+        explorer.controls["lr"].value = lr
+        ranges.add(panels[0].ax.get_ylim())
+    assert len(ranges) == len(h.explorer.WEIGHT_RANGES)          # every weight range met
+    assert [(len(p.ax.xaxis.majorTicks), len(p.ax.yaxis.majorTicks)) for p in panels] == counts
