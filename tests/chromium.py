@@ -25,3 +25,13 @@ def launched():
             yield browser
         finally:
             browser.close()
+
+
+def record_console_errors(page) -> list:
+    """The page's console errors and uncaught exceptions, as they happen, in
+    ``page.console_errors`` (returned too)."""
+    page.console_errors = []
+    page.on("console", lambda message: message.type == "error"
+            and page.console_errors.append(message.text))
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    return page.console_errors

@@ -34,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from chromium import CHROMIUM, launched
+from chromium import CHROMIUM, launched, record_console_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -176,10 +176,7 @@ def browser(jupyterlab):
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.console_errors = []
-    page.on("console", lambda message: message.type == "error"
-            and page.console_errors.append(message.text))
-    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    record_console_errors(page)
     try:
         yield page
     finally:

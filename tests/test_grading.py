@@ -9,6 +9,8 @@ import pytest
 
 from helpers import grading
 from helpers.grading import CheckFailed
+from student_answers import (adagrad_with_a_state_of_its_own, gradient_minus_first,
+                             put_back_central_difference)
 
 
 def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -1048,15 +1050,6 @@ def test_the_comparison_cells_simulation_averages_64_streams():
 def test_an_in_place_shift_put_back_exactly_still_fails():
     """x[index] += h, f(x), x[index] -= 2h, f(x), then x put back exactly: x ends as it
     was, but f saw the caller's array change."""
-    def put_back(f, x, index, h=1e-5):
-        old = x[index]
-        x[index] = old + h
-        up = f(x)
-        x[index] = old - h
-        down = f(x)
-        x[index] = old
-        return (up - down) / (2 * h)
-
     def shifted(f, x, index, h=1e-5):             # the usual form: +h, -2h, +h
         x[index] += h
         up = f(x)
@@ -1066,7 +1059,7 @@ def test_an_in_place_shift_put_back_exactly_still_fails():
         return (up - down) / (2 * h)
 
     with pytest.raises(CheckFailed, match="called f with x itself, changed in place"):
-        grading.check_central_difference(put_back)
+        grading.check_central_difference(put_back_central_difference)
     with pytest.raises(CheckFailed, match="in place"):
         grading.check_central_difference(shifted)
 
@@ -1080,22 +1073,9 @@ def test_an_in_place_shift_put_back_exactly_still_fails():
     assert grading.passes(grading.check_central_difference, reads_x)
 
 
-def minus_first(table, batch):
-    """-1 subtracted from each pair's probabilities first, then `grad[previous] += p`:
-    a repeated previous word keeps one pair's share."""
-    previous, following = batch[:, 0], batch[:, 1]
-    logits = table[previous]
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    p[np.arange(len(batch)), following] -= 1.0
-    grad = np.zeros_like(table)
-    grad[previous] += p
-    return grad / len(batch)
-
-
 @pytest.mark.parametrize("form", ["buffered", "minus first"])
 def test_both_forms_of_the_repeated_index_slip_get_the_add_at_hint(form):
-    wrong = (minus_first if form == "minus first"
+    wrong = (gradient_minus_first if form == "minus first"
              else lambda t, b: bigram_gradient(t, b, add=buffered_add))
     assert grading.passes(grading.check_bigram_gradient, wrong)
     with pytest.raises(CheckFailed, match="np.add.at") as failure:
@@ -1216,21 +1196,7 @@ def test_plain_numbers_in_any_of_their_usual_forms_pass():
 def test_a_state_of_the_students_own_class_is_handed_back_untouched():
     """'Any state works': the checks read the arrays of a tuple, a list, a dict or an
     array, and hand anything else back without asking it anything (not its __class__)."""
-    class State:
-        def __init__(self, total):
-            self.total = total
-
-        @property
-        def __class__(self):
-            raise AssertionError("asked outside the watch")
-
-    def init(w):
-        return State(np.zeros_like(w, dtype=float))
-
-    def step(w, g, state, lr=0.1, eps=1e-10):
-        total = state.total + g * g
-        return w - lr * g / (np.sqrt(total) + eps), State(total)
-
+    init, step = adagrad_with_a_state_of_its_own()
     assert grading.check_adagrad(init, step)
     with pytest.raises(CheckFailed, match="adagrad_step returned Lazy, not plain numbers"):
         grading.check_adagrad_values(init, lambda *a: (Lazy(step(*a)[0]), step(*a)[1]))

@@ -24,6 +24,8 @@ import helpers
 import helpers.grading
 import helpers.optimizers
 import helpers.softmax
+from student_answers import (adagrad_with_a_state_of_its_own, gradient_minus_first,
+                             put_back_central_difference)
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDDEN = ROOT / "exercises" / "grader" / "hidden_checks.py"
@@ -712,35 +714,14 @@ def test_c2_says_when_tuned_sgd_already_copes(capfd):
 
 
 def test_an_in_place_shift_put_back_exactly_fails(capfd, ex4):
-    def put_back(f, x, index, h=1e-5):
-        old = x[index]
-        x[index] = old + h
-        up = f(x)
-        x[index] = old - h
-        down = f(x)
-        x[index] = old
-        return (up - down) / (2 * h)
-
     assert "called f with x itself, changed in place" in fails(capfd, "central_difference",
-                                                                put_back)
+                                                                put_back_central_difference)
 
     def reads_x(f, x, index, h=1e-5):             # f(x) on x unchanged is not this slip
         f(x)
         return ex4["central_difference"](f, x, index, h)
 
     passes(capfd, "central_difference", reads_x)
-
-
-def gradient_minus_first(table, batch):
-    """-1 subtracted first, then `grad[previous] += p`: one pair's share per word."""
-    previous, following = batch[:, 0], batch[:, 1]
-    logits = table[previous]
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    p[np.arange(len(batch)), following] -= 1.0
-    grad = np.zeros_like(table)
-    grad[previous] += p
-    return grad / len(batch)
 
 
 @pytest.mark.parametrize("wrong", [gradient_buffered, gradient_minus_first])
@@ -1052,20 +1033,7 @@ def test_a_state_of_the_students_own_class_is_handed_back_untouched(capfd):
     """AdaGrad's state may be anything: the check reads the arrays of a tuple, a list, a
     dict or an array, and hands anything else back without asking it anything (not even
     its __class__)."""
-    class State:
-        def __init__(self, total):
-            self.total = total
-
-        @property
-        def __class__(self):
-            raise AssertionError("asked outside the watch")
-
-    def init(w):
-        return State(np.zeros_like(w, dtype=float))
-
-    def step(w, g, state, lr=0.1, eps=1e-10):
-        total = state.total + g * g
-        return w - lr * g / (np.sqrt(total) + eps), State(total)
+    init, step = adagrad_with_a_state_of_its_own()
 
     for check in ("adagrad_values", "adagrad_pure", "adagrad_stacked"):
         passes(capfd, check, init, step)

@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
-from chromium import CHROMIUM, launched
+from chromium import CHROMIUM, launched, record_console_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_VENV_PYTHON = ROOT / ".venv-site" / "bin" / "python"
@@ -159,7 +159,8 @@ def page(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     origin = urlsplit(server).netloc
     page = context.new_page()
-    page.console_errors, page.other_hosts = [], []
+    page.other_hosts = []
+    record_console_errors(page)
 
     def only_this_host(route):
         if urlsplit(route.request.url).netloc == origin:
@@ -169,9 +170,6 @@ def page(browser, server):
             route.abort()
 
     context.route("**/*", only_this_host)
-    page.on("console", lambda message: message.type == "error"
-            and page.console_errors.append(message.text))
-    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     try:
         yield page
     finally:

@@ -1,0 +1,51 @@
+"""Student answers that the visible checks (tests/test_grading.py) and the hidden ones
+(tests/test_hidden_checks.py) are both given: each slip is written once, so that the two
+checkers are judged on the same code."""
+
+import numpy as np
+
+
+def put_back_central_difference(f, x, index, h=1e-5):
+    """ex4: x[index] moved up, then down, then put back exactly: x ends as it was, but f
+    saw the caller's array change in place."""
+    old = x[index]
+    x[index] = old + h
+    up = f(x)
+    x[index] = old - h
+    down = f(x)
+    x[index] = old
+    return (up - down) / (2 * h)
+
+
+def gradient_minus_first(table, batch):
+    """ex4: -1 subtracted from each pair's probabilities first, then `grad[previous] += p`:
+    a previous word that repeats keeps one pair's share."""
+    previous, following = batch[:, 0], batch[:, 1]
+    logits = table[previous]
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[np.arange(len(batch)), following] -= 1.0
+    grad = np.zeros_like(table)
+    grad[previous] += p
+    return grad / len(batch)
+
+
+def adagrad_with_a_state_of_its_own():
+    """ex3: AdaGrad whose state is an object of the student's own class, one that must be
+    handed back untouched (asking for its __class__ fails the test). (init, step)."""
+    class State:
+        def __init__(self, total):
+            self.total = total
+
+        @property
+        def __class__(self):
+            raise AssertionError("asked outside the watch")
+
+    def init(w):
+        return State(np.zeros_like(w, dtype=float))
+
+    def step(w, g, state, lr=0.1, eps=1e-10):
+        total = state.total + g * g
+        return w - lr * g / (np.sqrt(total) + eps), State(total)
+
+    return init, step
