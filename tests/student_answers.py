@@ -5,6 +5,20 @@ checkers are judged on the same code."""
 import numpy as np
 
 
+def adam_eps_inside(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
+    """ex1: eps added inside the square root, to v-hat, rather than to its root."""
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    return w - lr * (m / (1 - beta1 ** t)) / np.sqrt(v / (1 - beta2 ** t) + eps), m, v
+
+
+def forward_difference(f, x, index, h=1e-5):
+    """ex4: the one-sided difference (f(x + h) - f(x)) / h, not the central one."""
+    plus = x.copy()
+    plus[index] += h
+    return (f(plus) - f(x)) / h
+
+
 def put_back_central_difference(f, x, index, h=1e-5):
     """ex4: x[index] moved up, then down, then put back exactly: x ends as it was, but f
     saw the caller's array change in place."""

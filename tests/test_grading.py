@@ -9,7 +9,8 @@ import pytest
 
 from helpers import grading
 from helpers.grading import CheckFailed
-from student_answers import (adagrad_with_a_state_of_its_own, gradient_minus_first,
+from student_answers import (adagrad_with_a_state_of_its_own, adam_eps_inside,
+                             forward_difference, gradient_minus_first,
                              put_back_central_difference)
 
 
@@ -23,12 +24,6 @@ def no_bias_correction(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8)
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
     return w - lr * m / (np.sqrt(v) + eps), m, v
-
-
-def eps_inside(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g * g
-    return w - lr * (m / (1 - beta1 ** t)) / np.sqrt(v / (1 - beta2 ** t) + eps), m, v
 
 
 def g_not_squared(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -86,7 +81,7 @@ def test_a_correct_adam_step_passes():
 
 @pytest.mark.parametrize("wrong, message", [
     (no_bias_correction, "without\\* bias correction"),
-    (eps_inside, "eps inside the square root"),
+    (adam_eps_inside, "eps inside the square root"),
     (g_not_squared, "squared"),
     (in_place, "in place"),
     (t_off_by_one, "wrong t"),
@@ -108,7 +103,7 @@ ADAM_PARTS = (grading.check_adam_moments, grading.check_adam_update, grading.che
 @pytest.mark.parametrize("step, passing", [
     (adam_step, (True, True, True)),
     (no_bias_correction, (True, False, True)),     # one slip in the update: A1 and A3 stand
-    (eps_inside, (True, False, True)),
+    (adam_eps_inside, (True, False, True)),
     (t_off_by_one, (True, False, True)),
     (g_not_squared, (False, True, True)),          # one slip in v: A2 uses the student's v
     (m_not_averaged, (False, True, True)),
@@ -409,18 +404,13 @@ def test_central_difference_check():
         minus[index] -= h
         return (f(plus) - f(minus)) / (2 * h)
 
-    def forward(f, x, index, h=1e-5):
-        plus = x.copy()
-        plus[index] += h
-        return (f(plus) - f(x)) / h
-
     def in_place(f, x, index, h=1e-5):
         x[index] += h
         return central(f, x, index, h)
 
     assert "central" in grading.check_central_difference(central)
     with pytest.raises(CheckFailed, match="one-sided"):
-        grading.check_central_difference(forward)
+        grading.check_central_difference(forward_difference)
     with pytest.raises(CheckFailed, match="Divide by 2 h"):
         grading.check_central_difference(lambda f, x, i, h=1e-5: 2 * central(f, x, i, h))
     with pytest.raises(CheckFailed, match="in place"):

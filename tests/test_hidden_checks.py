@@ -24,7 +24,8 @@ import helpers
 import helpers.grading
 import helpers.optimizers
 import helpers.softmax
-from student_answers import (adagrad_with_a_state_of_its_own, gradient_minus_first,
+from student_answers import (adagrad_with_a_state_of_its_own, adam_eps_inside,
+                             forward_difference, gradient_minus_first,
                              put_back_central_difference)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,12 +285,6 @@ def adam_v_from_g(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
     return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps), m, v
 
 
-def adam_eps_inside(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
-    m = beta1 * m + (1 - beta1) * g
-    v = beta2 * v + (1 - beta2) * g * g
-    return w - lr * (m / (1 - beta1 ** t)) / np.sqrt(v / (1 - beta2 ** t) + eps), m, v
-
-
 def adam_shared_v(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
     """Right for one run; stacked runs share one second moment."""
     m = beta1 * m + (1 - beta1) * g
@@ -416,18 +411,13 @@ def test_ex4_wrong_implementations_fail(capfd, ex4):
     assert "sum over the batch" in fails(
         capfd, "bigram_loss", lambda t, b: ex4["bigram_loss"](t, b) * len(b))
 
-    def forward(f, x, index, h=1e-5):
-        plus = x.copy()
-        plus[index] += h
-        return (f(plus) - f(x)) / h
-
     def in_place(f, x, index, h=1e-5):
         x[index] += h
         up = f(x)
         x[index] -= 2 * h
         return (up - f(x)) / (2 * h)
 
-    assert "one-sided" in fails(capfd, "central_difference", forward)
+    assert "one-sided" in fails(capfd, "central_difference", forward_difference)
     assert "in place" in fails(capfd, "central_difference", in_place)
     assert "flipped" in fails(capfd, "bigram_gradient",
                               lambda t, b: -ex4["bigram_gradient"](t, b))
