@@ -28,6 +28,7 @@ measures every kind of change against the series' goal of 100 ms).
 from __future__ import annotations
 
 import io
+import textwrap
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -298,6 +299,8 @@ ALL_X_TICK_FRACTIONS = tuple(sorted(set(X_TICK_FRACTIONS + NARROW_X_TICK_FRACTIO
 WEIGHT_RANGES = ((-0.25, 1.75), (-1.0, 3.0), (-10.0, 12.0))
 MOST_WEIGHT_TICKS = 6            # the y locator's ticks at the most, over WEIGHT_RANGES
 ERROR_RANGES = ((0.0, 1.05), (0.0, 3.0), (0.0, 12.0))
+MESSAGE_WIDTH = 44               # the error panel's message: characters per line
+PANEL_FACE = "#fafaf8"           # the axes' background colour (series.mplstyle)
 AMPLIFICATION_RANGES = ((0.3, 3e3), (0.03, 3e5), (3e-3, 3e9))
 WARNING_RED = "#8b0000"
 
@@ -353,7 +356,7 @@ class TrajectoryPanel:
                               **_line_style(i))[0] for i, token in enumerate(TOKENS)]
         self.message = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center",
                                va="center", color=WARNING_RED, fontsize=10, animated=True,
-                               bbox={"facecolor": "#fafaf8", "edgecolor": WARNING_RED})
+                               bbox={"facecolor": PANEL_FACE, "edgecolor": WARNING_RED})
         # A fixed title position: otherwise every draw measures the tick labels.
         self.title = ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center",
                              va="bottom", fontsize=10.5, fontweight="bold", animated=True)
@@ -462,18 +465,24 @@ class TrajectoryPanels:
             if run.diverged:
                 for line in panel.lines:
                     line.set_data([], [])
-                panel.message.set_text(f"{run.label} diverged\nat step {run.diverged_at:,}:\n"
-                                       f"lower the learning rate")
+                # A narrow panel's title names the optimizer; the box must fit its width.
+                panel.message.set_text(
+                    f"{run.label} diverged\nat step {run.diverged_at:,}:\nlower the "
+                    f"learning rate" if len(runs) <= 3 else
+                    f"diverged\nat step\n{run.diverged_at:,}")
                 continue
             drawn = run.weights[rows]
             for i, line in enumerate(panel.lines):
                 line.set_data(fraction_done, drawn[:, i])
             panel.message.set_text("")
             low, high = min(low, drawn.min()), max(high, drawn.max())
+        # Thousands as "k" where whole numbers would come within 3 px of the next panel:
+        # long runs, and rows of three panels or more.
+        compact = settings.n_steps >= 5_000 or len(self.shown) >= 3
         for panel in self.shown:
             for label in panel.step_labels:
                 label.set_text(_step_text(round(label.get_position()[0] * settings.n_steps),
-                                          settings.n_steps))
+                                          compact))
         weight_range = _level(WEIGHT_RANGES, low, high)
         self.panels[0].ax.set_ylim(*weight_range)
         return weight_range
@@ -482,8 +491,9 @@ class TrajectoryPanels:
 class ErrorPanel:
     """Grouped bars: each token's final |w - 1| under each optimizer. The axes are made
     once; each set of optimizers gets its bars and their legend, kept for when the set
-    comes back. The bars are drawn as data, not as children of the axes, and the legend
-    on top of the axes, so that the axes' background is the same for every set."""
+    comes back. Bars and legend are drawn as data, not as children of the axes, so that
+    the axes' background is the same for every set; the legend, boxed, comes last, over
+    the bars, and its title says which runs the bars leave out or cut."""
 
     def __init__(self, fig, subplot_spec):
         self.ax = ax = fig.add_subplot(subplot_spec)
@@ -494,11 +504,10 @@ class ErrorPanel:
         ax.autoscale_view(scaley=False)
         ax.set_ylabel("final |w - 1|")
         ax.set_title("Final error per token", fontsize=10.5)
-        self.message = ax.text(0.98, 0.97, "", transform=ax.transAxes, ha="right",
-                               va="top", color=WARNING_RED, fontsize=9, animated=True)
-        self.bars: dict[str, list] = {}
+        self.bars: dict[str, tuple] = {}      # name -> (patch, bars' left edges, width)
         self.legend = None
-        self._sets: OrderedDict[tuple[str, ...], tuple[dict, object]] = OrderedDict()
+        self.message = None                   # the legend's title: what is not shown
+        self._sets: OrderedDict[tuple[str, ...], tuple] = OrderedDict()
         _place_labels(fig, ax, 45, 40)
 
     def show(self, names: tuple[str, ...]) -> None:
@@ -508,6 +517,7 @@ class ErrorPanel:
                 self._sets.popitem(last=False)
         self._sets.move_to_end(names)
         self.bars, self.legend = self._sets[names]
+        self.message = self.legend.get_title()
 
     def _make(self, names: tuple[str, ...]):
         """Each optimizer's bars as one patch of six rectangles (one draw, not six: the
@@ -532,25 +542,34 @@ class ErrorPanel:
             bars[name] = (bar, lefts, width)
             handles.append(Rectangle((0, 0), 1, 1, **look))
         legend = Legend(ax, handles, [REGISTRY[name].display_name for name in names],
-                        fontsize=8.5, ncol=min(len(names), 3), loc="upper left")
+                        fontsize=8.5, ncol=min(len(names), 3), loc="upper left",
+                        frameon=True, facecolor=PANEL_FACE, edgecolor="#bfbfbf",
+                        framealpha=0.8, alignment="left", title_fontsize=8.5)
+        legend.get_title().set_color(WARNING_RED)
         return bars, legend
 
     @property
     def dynamic(self) -> list:
-        return [bar for bar, _, _ in self.bars.values()] + [self.message]
+        return [bar for bar, _, _ in self.bars.values()] + [self.legend]
 
     def update(self, runs) -> tuple[float, float]:
-        largest = 0.0
-        for name, run in runs.items():
-            error = np.zeros(run.world.n_tokens) if run.diverged else run.final_error
-            largest = max(largest, float(error.max()))
+        errors = {name: np.zeros(run.world.n_tokens) if run.diverged else run.final_error
+                  for name, run in runs.items()}
+        bottom, top = _level(ERROR_RANGES, 0.0,
+                             max((float(e.max()) for e in errors.values()), default=0.0))
+        for name, error in errors.items():     # a bar beyond the top level ends there
             bar, lefts, width = self.bars[name]
-            bar.set_path(_bars_path(lefts, width, error))
+            bar.set_path(_bars_path(lefts, width, np.minimum(error, top)))
         diverged = [run.label for run in runs.values() if run.diverged]
-        self.message.set_text(f"diverged, not shown: {', '.join(diverged)}" if diverged else "")
-        error_range = _level(ERROR_RANGES, 0.0, largest)
-        self.ax.set_ylim(*error_range)
-        return error_range
+        beyond = [f"{run.label} {run.final_error.max():.3g}" for run in runs.values()
+                  if not run.diverged and run.final_error.max() > top]
+        lines = textwrap.wrap("diverged, not shown: " + ", ".join(diverged), MESSAGE_WIDTH
+                              ) if diverged else []
+        lines += textwrap.wrap(f"cut at {top:g}: " + ", ".join(beyond), MESSAGE_WIDTH
+                               ) if beyond else []
+        self.legend.set_title("\n".join(lines))
+        self.ax.set_ylim(bottom, top)
+        return bottom, top
 
 
 class EffectiveLrPanel:
@@ -610,10 +629,10 @@ class ExplorerFigure:
     ``draw(runs, settings)`` returns PNG bytes. The figure is made once. Its static
     parts are kept rendered in three regions, bands across the figure, each drawn on its
     own and kept per state: the tokens' legend (never changes), the top row (the number
-    of panels, the weight range) and the bottom row (the set of optimizers, for the
-    error panel's legend, and the two panels' ranges). A frame restores each region's
-    background for its current state, drawing only the regions not seen in that state,
-    then draws the data (lines, bars, points, titles, step labels, messages) on top.
+    of panels, the weight range) and the bottom row (the two panels' ranges). A frame
+    restores each region's background for its current state, drawing only the regions
+    not seen in that state, then draws the data (lines, bars, the set's legend, points,
+    titles, step labels, messages) on top.
     :attr:`background_draws` counts the frames that had to draw a region."""
 
     REGIONS = ("legend", "trajectories", "bottom")
@@ -664,7 +683,7 @@ class ExplorerFigure:
                 self.names = names
             states = {"legend": (),
                       "trajectories": (len(names), self.trajectories.update(runs, settings)),
-                      "bottom": (names, self.errors.update(runs),
+                      "bottom": (self.errors.update(runs),
                                  self.effective_lr.update(runs, settings))}
             self._restore_or_draw(states)
             for artist in self.dynamic:
@@ -674,14 +693,14 @@ class ExplorerFigure:
     def _draw_region(self, region: str, state, renderer) -> None:
         """Draws a region's static artists onto the blank figure. The bottom row's axes,
         the same for every set of optimizers, are kept by their ranges, each panel on
-        its own, and the set's legend drawn on them (last, as the error panel would)."""
+        its own."""
         if region == "legend":
             self.trajectories.legend.draw(renderer)
         elif region == "trajectories":
             for panel in self.trajectories.shown:
                 panel.ax.draw(renderer)
         else:
-            _, error_range, amplification_range = state
+            error_range, amplification_range = state
             if amplification_range == AMPLIFICATION_RANGES[-1]:
                 # At its widest range the effective-lr panel's tick labels reach into
                 # the error panel's side: the two are kept together.
@@ -692,7 +711,6 @@ class ExplorerFigure:
                                 [self.errors.ax], renderer)
                 self._draw_part("effective_lr_axes", amplification_range, "effective_lr",
                                 [self.effective_lr.ax], renderer)
-            self.errors.legend.draw(renderer)
 
     def _draw_part(self, kept: str, state, box: str, artists: list, renderer) -> None:
         """Restores a part of a region kept for ``state``, or draws and keeps it."""
@@ -752,10 +770,12 @@ class ExplorerFigure:
                 "effective_lr": Bbox([[columns, 0], [width, rows]])}
 
 
-def _step_text(step: int, n_steps: int) -> str:
-    """A step axis's number: "1,500", or "15k" on an axis that reaches 10,000 (six
-    characters were wider than the space between two numbers of a narrow panel)."""
-    return f"{step / 1000:g}k" if n_steps >= 10_000 and step else f"{step:,}"
+def _step_text(step: int, compact: bool) -> str:
+    """A step axis's number: "1,500", or compact "1.5k" (a whole hundred of thousands;
+    other numbers, which only the API can ask for, stay whole)."""
+    if compact and step >= 1000 and step % 100 == 0:
+        return f"{step / 1000:g}k"
+    return f"{step:,}"
 
 
 def _bars_path(lefts: np.ndarray, width: float, heights: np.ndarray):
@@ -791,6 +811,31 @@ BETA2_CHOICES = (0.5, 0.9, 0.99, 0.995, 0.999, 0.9995, 0.9999)
 EPS_CHOICES = (1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
 STEP_CHOICES = (500, 1000, 2000, 3000, 5000, 10_000, 20_000)
 RARE_FREQUENCY_RANGE = (1e-4, 0.05)
+LR_EXPONENTS = (-4.0, 0.5)       # the learning-rate slider: 10 ** -4 to 10 ** 0.5
+BETA1_RANGE = (0.0, 0.99)
+SEED_RANGE = (0, 999_999)
+
+
+def _check_on_the_controls(settings: ExplorerSettings) -> None:
+    """Settings the explorer's controls can show: a slider would otherwise move a value
+    outside its range to its end without a word, or refuse one between its notches with
+    a widget error. (ExplorerModel and ExplorerFigure take any valid settings.)"""
+    ranges = {"lr": tuple(10 ** e for e in LR_EXPONENTS), "beta1": BETA1_RANGE,
+              "rare_frequency": RARE_FREQUENCY_RANGE, "seed": SEED_RANGE}
+    for name, (low, high) in ranges.items():
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            raise ValueError(f"{name}={value!r} is outside the explorer's {name} control, "
+                             f"which runs from {low:g} to {high:g}; use ExplorerModel for "
+                             f"other values")
+    notches = {"beta2": BETA2_CHOICES, "eps": EPS_CHOICES, "batch_size": BATCH_SIZES,
+               "n_steps": STEP_CHOICES}
+    for name, choices in notches.items():
+        value = getattr(settings, name)
+        if value not in choices:
+            raise ValueError(f"{name}={value!r} is not on the explorer's {name} control; "
+                             f"choose one of {', '.join(f'{c:g}' for c in choices)} (or use "
+                             f"ExplorerModel for other values)")
 
 
 class Explorer:
@@ -804,6 +849,8 @@ class Explorer:
         import ipywidgets as widgets
         if settings is not None and not isinstance(settings, ExplorerSettings):
             raise TypeError(f"settings must be ExplorerSettings, got {type(settings).__name__}")
+        if settings is not None:
+            _check_on_the_controls(settings)
         self.model, self.figure = ExplorerModel(), ExplorerFigure()
         self.settings = settings or ExplorerSettings()
         self.runs: dict[str, ExplorerRun] = {}
@@ -814,9 +861,10 @@ class Explorer:
                 options=[(REGISTRY[n].display_name, n) for n in OPTIMIZER_NAMES],
                 rows=len(OPTIMIZER_NAMES), description="optimizers",
                 style={"description_width": "80px"}, layout=widgets.Layout(width="240px")),
-            "lr": widgets.FloatLogSlider(base=10, min=-4, max=0.5, step=0.05,
-                                         description="learning rate", readout_format=".3g", **wide),
-            "beta1": widgets.FloatSlider(min=0.0, max=0.99, step=0.01,
+            "lr": widgets.FloatLogSlider(base=10, min=LR_EXPONENTS[0], max=LR_EXPONENTS[1],
+                                         step=0.05, description="learning rate",
+                                         readout_format=".3g", **wide),
+            "beta1": widgets.FloatSlider(min=BETA1_RANGE[0], max=BETA1_RANGE[1], step=0.01,
                                          description="β1 (momentum decay)", **wide),
             "beta2": widgets.SelectionSlider(options=BETA2_CHOICES,
                                              description="β2 (Adam, RMSProp)", **wide),
@@ -830,7 +878,7 @@ class Explorer:
                 base=10, min=np.log10(RARE_FREQUENCY_RANGE[0]),
                 max=np.log10(RARE_FREQUENCY_RANGE[1]), step=0.1, description="p of thalweg",
                 readout_format=".2g", **wide),
-            "seed": widgets.BoundedIntText(min=0, max=999_999, description="seed",
+            "seed": widgets.BoundedIntText(min=SEED_RANGE[0], max=SEED_RANGE[1], description="seed",
                                            style={"description_width": "80px"},
                                            layout=widgets.Layout(width="240px")),
         }

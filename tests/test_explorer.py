@@ -304,12 +304,11 @@ def frame(explorer) -> np.ndarray:
 
 def whole_draw(figure) -> np.ndarray:
     """The same figure drawn whole, as without kept backgrounds: every static artist,
-    the error panel's legend, then the data."""
+    then the data (the error panel's legend among them)."""
     import matplotlib
     with matplotlib.rc_context(figure.style):
         canvas = figure.fig.canvas
         canvas.draw()
-        figure.errors.legend.draw(canvas.get_renderer())
         for artist in figure.dynamic:
             figure.fig.draw_artist(artist)
         return np.asarray(canvas.buffer_rgba())[..., :3].copy()
@@ -361,11 +360,11 @@ def test_a_set_change_makes_no_axes_and_draws_only_what_looks_different():
     weight_range = figure.trajectories.panels[0].ax.get_ylim
     first_range = weight_range()
     explorer.controls["optimizers"].value = ("sgd", "rmsprop", "adam")
-    drawn = dict(figure.region_draws)              # a new row of three panels, a new legend
-    assert drawn == {"legend": 1, "trajectories": 2, "bottom": 2}
+    drawn = dict(figure.region_draws)              # a new row of three panels; the bottom
+    assert drawn == {"legend": 1, "trajectories": 2, "bottom": 1}   # row's ranges as before
     explorer.controls["optimizers"].value = ("sgd", "sign_descent", "adam")
-    assert weight_range() == first_range                     # the same row of three:
-    assert figure.region_draws == {**drawn, "bottom": 3}     # the set's legend on kept axes
+    assert weight_range() == first_range                     # the same row of three and
+    assert figure.region_draws == drawn                      # ranges: nothing static drawn
     before = figure.background_draws
     for names in (("sgd", "adam"), ("sgd", "rmsprop", "adam"), ("sgd", "sign_descent", "adam")):
         explorer.controls["optimizers"].value = names       # each seen before
@@ -390,8 +389,15 @@ def test_the_step_numbers_never_touch_at_any_width_or_run_length(k):
         assert boxes[0][1] == "0" and len(boxes) == (6 + 5 * (k - 1) if k <= 3 else 3)
         for left, right in itertools.pairwise(boxes):
             assert right[0][0] - left[0][1] >= 3, (k, n_steps, left, right)
-        last = figure.trajectories.shown[0].step_labels[-1].get_text()
-        assert last == (f"{n_steps:,}" if n_steps < 10_000 else f"{n_steps // 1000}k")
+        shown = figure.trajectories.shown
+        for panel, right in itertools.pairwise(shown):    # clear of the next 0 tick
+            for label in panel.step_labels:
+                assert label.get_window_extent(renderer).x1 <= right.ax.bbox.x0 - 3, (
+                    k, n_steps, label.get_text())
+        compact = n_steps >= 5000 or k >= 3
+        last = shown[0].step_labels[-1].get_text()
+        assert last == (f"{n_steps / 1000:g}k" if compact and n_steps >= 1000
+                        else f"{n_steps:,}")
 
 
 def test_each_optimizers_bars_are_its_final_errors():
@@ -423,3 +429,51 @@ def test_showing_more_panels_makes_no_tick_objects():
         ranges.add(panels[0].ax.get_ylim())
     assert len(ranges) == len(h.explorer.WEIGHT_RANGES)          # every weight range met
     assert [(len(p.ax.xaxis.majorTicks), len(p.ax.yaxis.majorTicks)) for p in panels] == counts
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_steps": 12345}, "n_steps=12345 is not on the explorer's n_steps control; choose "
+                         "one of 500, 1000"),
+    ({"eps": 1e-5}, "eps=1e-05 is not on"),
+    ({"beta2": 0.95}, "beta2=0.95 is not on"),
+    ({"batch_size": 48}, "batch_size=48 is not on"),
+    ({"lr": 5.0}, r"lr=5.0 is outside the explorer's lr control, which runs from 0.0001 "
+                  r"to 3.16228"),
+    ({"beta1": 0.995}, "beta1=0.995 is outside"),
+    ({"rare_frequency": 0.5}, "rare_frequency=0.5 is outside"),
+    ({"seed": 10 ** 7}, "seed=10000000 is outside"),
+])
+def test_settings_the_controls_cannot_show_are_refused_not_moved(kwargs, message):
+    # A slider would move 5.0 to its end without a word, or fail with a widget error.
+    settings = ExplorerSettings(**kwargs)
+    ExplorerModel().run(settings)                     # valid settings for the model
+    with pytest.raises(ValueError, match=message):
+        Explorer(settings)
+
+
+def test_the_error_panel_says_what_its_bars_leave_out_or_cut():
+    # Eight optimizers at lr 2.5: two diverge and Signum's error (about 290) is beyond
+    # the top level, so its bars end there; the legend's title says both, and the
+    # legend, boxed, is drawn over the bars.
+    explorer = Explorer(ExplorerSettings(optimizers=OPTIMIZER_NAMES, lr=2.5, n_steps=20_000))
+    figure = explorer.figure
+    errors, renderer = figure.errors, figure.fig.canvas.get_renderer()
+    said = errors.message.get_text().split("\n")
+    assert said[0].startswith("diverged, not shown: SGD") and said[-1].startswith(
+        "cut at 12: Signum ")
+    assert errors.ax.get_ylim() == (0.0, 12.0)
+    assert figure.dynamic.index(errors.legend) > max(
+        figure.dynamic.index(bar) for bar, _, _ in errors.bars.values())
+    legend = errors.legend.get_window_extent(renderer)
+    assert errors.ax.bbox.x0 <= legend.x0 and legend.x1 <= errors.ax.bbox.x1
+    for name, (bar, _, _) in errors.bars.items():       # drawn up to 12 at the most
+        run = explorer.runs[name]
+        heights = bar.get_path().vertices.reshape(-1, 5, 2)[:, 2, 1]
+        expected = 0.0 if run.diverged else np.minimum(run.final_error, 12.0)
+        np.testing.assert_array_equal(heights, expected)
+    for panel in figure.trajectories.shown:             # each divergence box in its panel
+        if panel.message.get_text():
+            box = panel.message.get_bbox_patch().get_window_extent(renderer)
+            assert panel.ax.bbox.x0 <= box.x0 and box.x1 <= panel.ax.bbox.x1
+    explorer.controls["lr"].value = 0.05                # nothing to say: no title
+    assert errors.message.get_text() == ""
