@@ -28,7 +28,6 @@ measures every kind of change against the series' goal of 100 ms).
 from __future__ import annotations
 
 import io
-import textwrap
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -299,7 +298,7 @@ ALL_X_TICK_FRACTIONS = tuple(sorted(set(X_TICK_FRACTIONS + NARROW_X_TICK_FRACTIO
 WEIGHT_RANGES = ((-0.25, 1.75), (-1.0, 3.0), (-10.0, 12.0))
 MOST_WEIGHT_TICKS = 6            # the y locator's ticks at the most, over WEIGHT_RANGES
 ERROR_RANGES = ((0.0, 1.05), (0.0, 3.0), (0.0, 12.0))
-MESSAGE_WIDTH = 44               # the error panel's message: characters per line
+MESSAGE_WIDTH = 18               # the error panel's message: characters per line
 PANEL_FACE = "#fafaf8"           # the axes' background colour (series.mplstyle)
 AMPLIFICATION_RANGES = ((0.3, 3e3), (0.03, 3e5), (3e-3, 3e9))
 WARNING_RED = "#8b0000"
@@ -492,8 +491,8 @@ class ErrorPanel:
     """Grouped bars: each token's final |w - 1| under each optimizer. The axes are made
     once; each set of optimizers gets its bars and their legend, kept for when the set
     comes back. Bars and legend are drawn as data, not as children of the axes, so that
-    the axes' background is the same for every set; the legend, boxed, comes last, over
-    the bars, and its title says which runs the bars leave out or cut."""
+    the axes' background is the same for every set. The legend stands beside the axes,
+    one optimizer a line, and its title says which runs the bars leave out or cut."""
 
     def __init__(self, fig, subplot_spec):
         self.ax = ax = fig.add_subplot(subplot_spec)
@@ -542,9 +541,9 @@ class ErrorPanel:
             bars[name] = (bar, lefts, width)
             handles.append(Rectangle((0, 0), 1, 1, **look))
         legend = Legend(ax, handles, [REGISTRY[name].display_name for name in names],
-                        fontsize=8.5, ncol=min(len(names), 3), loc="upper left",
-                        frameon=True, facecolor=PANEL_FACE, edgecolor="#bfbfbf",
-                        framealpha=0.8, alignment="left", title_fontsize=8.5)
+                        fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                        borderaxespad=0.0, alignment="left", title_fontsize=8.5,
+                        labelspacing=0.3)
         legend.get_title().set_color(WARNING_RED)
         return bars, legend
 
@@ -561,12 +560,12 @@ class ErrorPanel:
             bar, lefts, width = self.bars[name]
             bar.set_path(_bars_path(lefts, width, np.minimum(error, top)))
         diverged = [run.label for run in runs.values() if run.diverged]
-        beyond = [f"{run.label} {run.final_error.max():.3g}" for run in runs.values()
+        beyond = [f"{run.label} {_above(run.final_error.max(), top)}" for run in runs.values()
                   if not run.diverged and run.final_error.max() > top]
-        lines = textwrap.wrap("diverged, not shown: " + ", ".join(diverged), MESSAGE_WIDTH
-                              ) if diverged else []
-        lines += textwrap.wrap(f"cut at {top:g}: " + ", ".join(beyond), MESSAGE_WIDTH
-                               ) if beyond else []
+        # Named up to three at a time, counted beyond (each panel above says it too):
+        # the legend's column has room for eight entries and about seven lines.
+        lines = (["diverged, not shown:", *_wrapped(diverged)] if diverged else []) + (
+            [f"cut at {top:g}:", *_wrapped(beyond)] if beyond else [])
         self.legend.set_title("\n".join(lines))
         self.ax.set_ylim(bottom, top)
         return bottom, top
@@ -586,7 +585,8 @@ class EffectiveLrPanel:
                        for i in range(len(TOKENS))]
         ax.axhline(1.0, color="#4d4d4d", linestyle=(0, (4, 3)), linewidth=0.9)
         # A label on the line instead of a legend: one text is cheaper to draw than a box.
-        ax.text(0.98, 1.15, "nominal lr", transform=ax.get_yaxis_transform(), ha="right",
+        # At the left end: the frequent tokens, whose ratio is near 1, sit at the right.
+        ax.text(0.02, 1.15, "nominal lr", transform=ax.get_yaxis_transform(), ha="left",
                 va="bottom", fontsize=8.5, color="#4d4d4d")
         ax.set_xlim(1e-5, 2.5)
         ax.set_xlabel("token frequency p (per sample)")
@@ -651,7 +651,9 @@ class ExplorerFigure:
             # Fixed margins: a layout engine would redo the layout on every frame.
             fig.subplots_adjust(left=0.08, right=0.975, top=0.9, bottom=0.1, hspace=0.5)
             grid = fig.add_gridspec(2, 1, height_ratios=(1.1, 1.0))
-            bottom = grid[1].subgridspec(1, 2, wspace=0.28)
+            # Between the two bottom panels, a column for the error panel's legend: the
+            # legend beside the bars never hides one.
+            bottom = grid[1].subgridspec(1, 2, wspace=0.78)
             self.trajectories = TrajectoryPanels(fig, grid[0])
             self.errors = ErrorPanel(fig, bottom[0, 0])
             self.effective_lr = EffectiveLrPanel(fig, bottom[0, 1])
@@ -778,6 +780,32 @@ def _step_text(step: int, compact: bool) -> str:
     return f"{step:,}"
 
 
+def _wrapped(items: list[str]) -> list[str]:
+    """Items joined by commas into lines of MESSAGE_WIDTH characters, never breaking an
+    item ("Lazy Adam 27.9" stays on one line); more than three items are counted."""
+    if len(items) > 3:
+        return [f"{len(items)} optimizers"]
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 2 + len(item) <= MESSAGE_WIDTH:
+            lines[-1] += ", " + item
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(item)
+    return lines
+
+
+def _above(value: float, top: float) -> str:
+    """``value`` in three significant digits, or more if three would not show it above
+    ``top`` (12.004 is not "12")."""
+    for digits in (3, 6, 12):
+        text = f"{value:.{digits}g}"
+        if float(text) > top:
+            return text
+    return repr(float(value))
+
+
 def _bars_path(lefts: np.ndarray, width: float, heights: np.ndarray):
     """One path of closed rectangles, from (left, 0) to (left + width, height) each."""
     from matplotlib.path import Path
@@ -814,6 +842,15 @@ RARE_FREQUENCY_RANGE = (1e-4, 0.05)
 LR_EXPONENTS = (-4.0, 0.5)       # the learning-rate slider: 10 ** -4 to 10 ** 0.5
 BETA1_RANGE = (0.0, 0.99)
 SEED_RANGE = (0, 999_999)
+
+
+def _exponent_reaching(value: float, down: bool) -> float:
+    """The log slider's end for ``value``: 10 ** log10(0.05) is 0.049999999999999996,
+    and a slider ending there would move 0.05 to it; one ulp further makes it reach."""
+    exponent = float(np.log10(value))
+    while (10 ** exponent > value) if down else (10 ** exponent < value):
+        exponent = float(np.nextafter(exponent, -np.inf if down else np.inf))
+    return exponent
 
 
 def _check_on_the_controls(settings: ExplorerSettings) -> None:
@@ -875,8 +912,9 @@ class Explorer:
             "n_steps": widgets.SelectionSlider(options=[(f"{n:,}", n) for n in STEP_CHOICES],
                                                description="steps", **wide),
             "rare_frequency": widgets.FloatLogSlider(
-                base=10, min=np.log10(RARE_FREQUENCY_RANGE[0]),
-                max=np.log10(RARE_FREQUENCY_RANGE[1]), step=0.1, description="p of thalweg",
+                base=10, min=_exponent_reaching(RARE_FREQUENCY_RANGE[0], down=True),
+                max=_exponent_reaching(RARE_FREQUENCY_RANGE[1], down=False), step=0.1,
+                description="p of thalweg",
                 readout_format=".2g", **wide),
             "seed": widgets.BoundedIntText(min=SEED_RANGE[0], max=SEED_RANGE[1], description="seed",
                                            style={"description_width": "80px"},

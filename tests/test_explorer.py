@@ -453,27 +453,51 @@ def test_settings_the_controls_cannot_show_are_refused_not_moved(kwargs, message
 
 def test_the_error_panel_says_what_its_bars_leave_out_or_cut():
     # Eight optimizers at lr 2.5: two diverge and Signum's error (about 290) is beyond
-    # the top level, so its bars end there; the legend's title says both, and the
-    # legend, boxed, is drawn over the bars.
+    # the top level, so its bars end there; the legend's title, beside the bars, says
+    # both.
     explorer = Explorer(ExplorerSettings(optimizers=OPTIMIZER_NAMES, lr=2.5, n_steps=20_000))
     figure = explorer.figure
     errors, renderer = figure.errors, figure.fig.canvas.get_renderer()
     said = errors.message.get_text().split("\n")
-    assert said[0].startswith("diverged, not shown: SGD") and said[-1].startswith(
-        "cut at 12: Signum ")
+    assert said[:2] == ["diverged, not shown:", "SGD, Momentum"], said
+    assert said[2] == "cut at 12:" and said[3].startswith("Signum ") and len(said) == 4
     assert errors.ax.get_ylim() == (0.0, 12.0)
-    assert figure.dynamic.index(errors.legend) > max(
-        figure.dynamic.index(bar) for bar, _, _ in errors.bars.values())
-    legend = errors.legend.get_window_extent(renderer)
-    assert errors.ax.bbox.x0 <= legend.x0 and legend.x1 <= errors.ax.bbox.x1
     for name, (bar, _, _) in errors.bars.items():       # drawn up to 12 at the most
         run = explorer.runs[name]
         heights = bar.get_path().vertices.reshape(-1, 5, 2)[:, 2, 1]
         expected = 0.0 if run.diverged else np.minimum(run.final_error, 12.0)
         np.testing.assert_array_equal(heights, expected)
+    # The legend lies between the error panel and the effective-lr panel's labels, inside
+    # the figure, even with seven lines of title (three names under each heading).
+    errors.legend.set_title("\n".join(["diverged, not shown:", "Sign descent, Lazy", "Adam",
+                                       "cut at 12:", "Signum 291,", "RMSProp 26.1,",
+                                       "Lazy Adam 27.9"]))
+    legend = errors.legend.get_window_extent(renderer)
+    assert errors.ax.bbox.x1 < legend.x0
+    assert legend.x1 + 2 < figure.effective_lr.ax.get_tightbbox(renderer).x0
+    assert legend.y0 > 0 and legend.y1 <= errors.ax.bbox.y1 + 1
     for panel in figure.trajectories.shown:             # each divergence box in its panel
         if panel.message.get_text():
             box = panel.message.get_bbox_patch().get_window_extent(renderer)
             assert panel.ax.bbox.x0 <= box.x0 and box.x1 <= panel.ax.bbox.x1
     explorer.controls["lr"].value = 0.05                # nothing to say: no title
     assert errors.message.get_text() == ""
+
+
+def test_the_error_panels_message_keeps_each_name_whole_and_each_value_above_the_top():
+    from helpers.explorer import MESSAGE_WIDTH, _above, _wrapped
+    lines = _wrapped(["RMSProp 26.1", "Adam 31.4", "Lazy Adam 27.9"])
+    assert lines == ["RMSProp 26.1,", "Adam 31.4,", "Lazy Adam 27.9"]
+    assert _wrapped(["SGD", "Momentum"]) == ["SGD, Momentum"]
+    assert _wrapped(["SGD", "Momentum", "AdaGrad", "Adam"]) == ["4 optimizers"]
+    assert all(len(line) <= MESSAGE_WIDTH for line in _wrapped(["Sign descent", "Lazy Adam"]))
+    assert _above(291.4, 12.0) == "291" and _above(12.004, 12.0) == "12.004"
+    assert float(_above(12.0000000001, 12.0)) > 12.0
+
+
+@pytest.mark.parametrize("name, value", [("rare_frequency", 0.05), ("rare_frequency", 1e-4),
+                                         ("lr", 1e-4), ("lr", 10 ** 0.5), ("beta1", 0.99),
+                                         ("seed", 999_999), ("n_steps", 20_000)])
+def test_the_ends_of_each_control_are_kept_exactly(name, value):
+    explorer = Explorer(replace(ExplorerSettings(), **{name: value}))
+    assert explorer.controls[name].value == value == getattr(explorer.settings, name)
