@@ -596,7 +596,7 @@ class EffectiveLrPanel:
                                va="center", color="#4d4d4d", fontsize=10, animated=True)
         self.dynamic = self.points + [self.message]
         # Plain tick labels: log axes otherwise typeset theirs as mathematics.
-        plain = FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}")
+        plain = FuncFormatter(lambda value, _: _ratio_text(value))
         for axis in (ax.xaxis, ax.yaxis):
             axis.set_major_formatter(plain)
             axis.set_minor_locator(NullLocator())
@@ -610,14 +610,19 @@ class EffectiveLrPanel:
                 point.set_data([], [])
             self.message.set_text("Adam diverged" if adam_run is not None
                                   else "Choose Adam to see\nits effective learning rate")
+            self.message.set(y=0.5, verticalalignment="center")
         else:
             world = adam_run.world
             amplification = adam_run.effective_lr() / settings.lr
             for i, point in enumerate(self.points):
                 point.set_data([world.frequencies[i]], [amplification[i]])
-            self.message.set_text("")
             amplification_range = _level(AMPLIFICATION_RANGES, amplification.min(),
                                          amplification.max())
+            low, high = amplification_range
+            outside = [f"{world.tokens[i]} {value:.2g}" for i, value in enumerate(amplification)
+                       if not low <= value <= high]       # beyond the widest range
+            self.message.set_text(f"off the scale: {', '.join(outside)}" if outside else "")
+            self.message.set(y=0.97, verticalalignment="top")
         self.ax.set_ylim(*amplification_range)
         return amplification_range
 
@@ -780,6 +785,17 @@ def _step_text(step: int, compact: bool) -> str:
     return f"{step:,}"
 
 
+def _ratio_text(value: float) -> str:
+    """A log axis's tick label: 0.001, 1, 1,000, then 1e4, 1e6, ... (100,000,000 was wider
+    than the space for the labels)."""
+    if value >= 1e4:
+        exponent = round(np.log10(value))
+        if np.isclose(value, 10.0 ** exponent):
+            return f"1e{exponent}"
+        return f"{value:.0e}"
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
 def _wrapped(items: list[str]) -> list[str]:
     """Items joined by commas into lines of MESSAGE_WIDTH characters, never breaking an
     item ("Lazy Adam 27.9" stays on one line); more than three items are counted."""
@@ -861,7 +877,9 @@ def _check_on_the_controls(settings: ExplorerSettings) -> None:
               "rare_frequency": RARE_FREQUENCY_RANGE, "seed": SEED_RANGE}
     for name, (low, high) in ranges.items():
         value = getattr(settings, name)
-        if not low <= value <= high:
+        # A browser's log slider at its end gives 10 ** exponent in JavaScript's
+        # arithmetic (0.05000000000000002): the last few ulps count as the end.
+        if not low * (1 - 1e-12) <= value <= high * (1 + 1e-12):
             raise ValueError(f"{name}={value!r} is outside the explorer's {name} control, "
                              f"which runs from {low:g} to {high:g}; use ExplorerModel for "
                              f"other values")

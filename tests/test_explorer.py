@@ -501,3 +501,26 @@ def test_the_error_panels_message_keeps_each_name_whole_and_each_value_above_the
 def test_the_ends_of_each_control_are_kept_exactly(name, value):
     explorer = Explorer(replace(ExplorerSettings(), **{name: value}))
     assert explorer.controls[name].value == value == getattr(explorer.settings, name)
+
+
+def test_a_ratio_beyond_the_widest_range_is_said_and_the_labels_stay_narrow():
+    # Adam with beta1 0.99 at lr 2.5 for 500 steps of batch 8: thalweg (p = 1e-4)
+    # reaches a ratio of about 1e10, above the widest range's 3e9.
+    explorer = Explorer(ExplorerSettings(optimizers=("adam",), lr=2.5, n_steps=500, eps=1e-10,
+                                         batch_size=8, rare_frequency=1e-4, seed=1,
+                                         beta1=0.99))
+    panel = explorer.figure.effective_lr
+    ratio = explorer.runs["adam"].effective_lr() / 2.5
+    assert panel.ax.get_ylim()[1] == 3e9 and ratio.max() > 3e9
+    assert panel.message.get_text() == f"off the scale: thalweg {ratio.max():.2g}"
+    from helpers.explorer import _ratio_text
+    assert [_ratio_text(v) for v in (0.003, 1.0, 1000.0, 1e4, 1e8)] == [
+        "0.003", "1", "1,000", "1e4", "1e8"]
+
+
+def test_a_browsers_slider_end_counts_as_the_end():
+    # JavaScript's 10 ** log10(0.05) is 0.05000000000000002: an explorer made from the
+    # settings a student left there is made, and a value clearly past the end is not.
+    Explorer(ExplorerSettings(rare_frequency=0.05000000000000002))
+    with pytest.raises(ValueError, match="rare_frequency=0.0500001 is outside"):
+        Explorer(ExplorerSettings(rare_frequency=0.0500001))
