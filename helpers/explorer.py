@@ -562,8 +562,8 @@ class ErrorPanel:
         diverged = [run.label for run in runs.values() if run.diverged]
         beyond = [f"{run.label} {_above(run.final_error.max(), top)}" for run in runs.values()
                   if not run.diverged and run.final_error.max() > top]
-        # Named up to three at a time, counted beyond (each panel above says it too):
-        # the legend's column has room for eight entries and about seven lines.
+        # Up to three named under each heading, more counted (a diverged run's own panel
+        # says so too): the legend's column has room for eight entries and seven lines.
         lines = (["diverged, not shown:", *_wrapped(diverged)] if diverged else []) + (
             [f"cut at {top:g}:", *_wrapped(beyond)] if beyond else [])
         self.legend.set_title("\n".join(lines))
