@@ -4,6 +4,32 @@ checkers are judged on the same code."""
 
 import numpy as np
 
+# Red team round 3's first trick, as a cell's source: while a check called the student's
+# function, sys.stderr was the check's own writer, whose method's __globals__ were the
+# hidden checks' namespace; lenient() replaced the checking tools there (once: a rerun of
+# the notebook leaves them as the first run made them).
+STDERR_GLOBALS_TRICK = """\
+import sys
+
+
+def lenient():
+    g = getattr(getattr(type(sys.stderr), "write", None), "__globals__", {})
+    if "_Check" in g and "_r3" not in g:
+        g["_r3"] = True
+
+        class Lenient(g["_Check"]):
+            def fail(self, message):
+                return None
+
+        g["_Check"] = Lenient
+        g["_fail"] = lambda *a, **k: None
+        g["_close"] = lambda *a, **k: True
+        g["_same"] = lambda *a, **k: True
+        g["_all_finite"] = lambda *a, **k: True
+        g["_numbers"] = lambda check, value, what, shape=None, finite=True: np.zeros(shape or (1,))
+        g["_number"] = lambda *a, **k: 0.0
+"""
+
 
 def adam_eps_inside(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
     """ex1: eps added inside the square root, to v-hat, rather than to its root."""

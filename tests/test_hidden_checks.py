@@ -24,8 +24,8 @@ import helpers
 import helpers.grading
 import helpers.optimizers
 import helpers.softmax
-from student_answers import (adagrad_with_a_state_of_its_own, adam_eps_inside,
-                             forward_difference, gradient_minus_first,
+from student_answers import (STDERR_GLOBALS_TRICK, adagrad_with_a_state_of_its_own,
+                             adam_eps_inside, forward_difference, gradient_minus_first,
                              put_back_central_difference)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1079,21 +1079,6 @@ def namespace_reachable(start, namespace, depth: int = 8) -> bool:
     return False
 
 
-LENIENT = '''\
-def lenient():
-    g = getattr(getattr(type(sys.stderr), "write", None), "__globals__", {})
-    if "_Check" in g:
-        class Lenient(g["_Check"]):
-            def fail(self, message):
-                return None
-        g["_Check"] = Lenient
-        g["_fail"] = lambda *a, **k: None
-        g["_close"] = lambda *a, **k: True
-        g["_same"] = lambda *a, **k: True
-        g["_all_finite"] = lambda *a, **k: True
-        g["_numbers"] = lambda check, value, what, shape=None, finite=True: np.zeros(shape or (1,))
-        g["_number"] = lambda *a, **k: 0.0
-'''
 
 
 def test_the_students_stderr_leads_nowhere_back_to_the_hidden_tests(capfd):
@@ -1105,7 +1090,7 @@ def test_the_students_stderr_leads_nowhere_back_to_the_hidden_tests(capfd):
     namespace = hidden["_rng"].__globals__
     reached = []
     tools = {"np": np, "sys": sys}
-    exec(LENIENT, tools)
+    exec(STDERR_GLOBALS_TRICK, tools)
 
     def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
         reached.append(namespace_reachable(sys.stderr, namespace))

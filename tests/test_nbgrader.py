@@ -22,6 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from student_answers import STDERR_GLOBALS_TRICK
+
 pytest.importorskip("nbgrader", reason="nbgrader is an instructor tool: `make test-instructor`")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -399,29 +401,8 @@ def test_a_function_that_prints_or_runs_long_passes_its_hidden_tests():
     assert results["ex1-adam-moments-tests"][0], results
 
 
-# Red team round 3's first trick: while a check called the student's function, sys.stderr
-# was the check's own writer, whose method's __globals__ were hidden_checks' namespace.
-LENIENT = """\
-import sys
-
-
-def lenient():
-    g = getattr(getattr(type(sys.stderr), "write", None), "__globals__", {})
-    if "_Check" in g and "_r3" not in g:
-        g["_r3"] = True
-
-        class Lenient(g["_Check"]):
-            def fail(self, message):
-                return None
-
-        g["_Check"] = Lenient
-        g["_fail"] = lambda *a, **k: None
-        g["_close"] = lambda *a, **k: True
-        g["_same"] = lambda *a, **k: True
-        g["_all_finite"] = lambda *a, **k: True
-        g["_numbers"] = lambda check, value, what, shape=None, finite=True: np.zeros(shape or (1,))
-        g["_number"] = lambda *a, **k: 0.0
-"""
+# Red team round 3's first trick (tests/student_answers.py).
+LENIENT = STDERR_GLOBALS_TRICK
 LENIENT_ADAM = """\
 def adam_step(w, g, m, v, t, lr=0.05, beta1=0.9, beta2=0.999, eps=1e-8):
     lenient()
